@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+const toolPolicy = z.enum(['allow', 'ask', 'deny']);
+
+const providerSchema = z.object({
+  type: z.enum(['openai-compatible', 'anthropic', 'offline']),
+  base_url: z.string().url().optional(),
+  api_key_env: z.string().optional(),
+  api_key: z.string().optional(),
+  model: z.string().min(1),
+  max_retry_s: z.number().positive().default(30),
+  request_timeout_s: z.number().positive().default(120),
+  context_window: z.number().int().positive().default(128000),
+  supports_vision: z.boolean().default(false),
+});
+
+const mcpServerSchema = z
+  .object({
+    name: z.string().min(1),
+    command: z.string().optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    url: z.string().url().optional(),
+    enabled: z.boolean().default(true),
+  })
+  .refine((server) => Boolean(server.command) !== Boolean(server.url), {
+    message: 'exactly one of command or url is required',
+  });
+
+const profileSchema = z.object({
+  system_prompt: z.string().optional(),
+  tools: z.array(z.string()).optional(),
+  model: z.string().optional(),
+  max_iterations: z.number().int().positive().optional(),
+});
+
+export const configSchema = z.object({
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8000),
+      insecure: z.boolean().default(false),
+      shutdown_grace_s: z.number().positive().default(10),
+      trust_proxy: z.boolean().default(false),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      url: z.string().default('sqlite://./data/tokendance.db'),
+    })
+    .prefault({}),
+  redis: z.object({ url: z.string().optional() }).prefault({}),
+  data: z.object({ dir: z.string().default('./data') }).prefault({}),
+  auth: z
+    .object({
+      jwt_secret: z.string().min(32).optional(),
+      access_token_ttl_s: z.number().int().positive().default(3600),
+      refresh_token_ttl_s: z.number().int().positive().default(2592000),
+      stream_ticket_ttl_s: z.number().int().positive().default(60),
+      local_mode: z.boolean().default(true),
+      login_max_failures_per_email: z.number().int().positive().default(10),
+      login_max_failures_per_ip: z.number().int().positive().default(30),
+      login_window_s: z.number().int().positive().default(900),
+    })
+    .prefault({}),
+  model: z
+    .object({
+      default: z.string().optional(),
+      fallback: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  providers: z.record(z.string(), providerSchema).default({}),
+  agent: z
+    .object({
+      max_iterations: z.number().int().positive().default(25),
+      run_timeout_s: z.number().positive().default(1800),
+      approval_timeout_s: z.number().positive().default(600),
+      tool_timeout_s: z.number().positive().default(120),
+      tool_result_max_chars: z.number().int().positive().default(20000),
+      file_read_max_bytes: z.number().int().positive().default(1048576),
+    })
+    .prefault({}),
+  tools: z
+    .object({
+      policy: z.record(z.string(), toolPolicy).default({}),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      requests_per_minute: z.number().int().positive().default(100),
+      sse_concurrent: z.number().int().positive().default(10),
+      uploads_per_minute: z.number().int().positive().default(10),
+      upload_max_bytes: z.number().int().positive().default(20971520),
+      body_max_bytes: z.number().int().positive().default(1048576),
+      sse_buffer_max_bytes: z.number().int().positive().default(4194304),
+    })
+    .prefault({}),
+  events: z
+    .object({
+      compact_after_s: z.number().int().positive().default(86400),
+      heartbeat_s: z.number().positive().default(15),
+    })
+    .prefault({}),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  profiles: z.record(z.string(), profileSchema).default({}),
+  mcp: z.object({ servers: z.array(mcpServerSchema).default([]) }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ToolPolicy = z.infer<typeof toolPolicy>;
+
+/** Sections whose scalar keys may be overridden by TOKENDANCE_<SECTION>_<KEY>. */
+export const flatSections = [
+  'server',
+  'database',
+  'redis',
+  'data',
+  'auth',
+  'model',
+  'agent',
+  'limits',
+  'events',
+  'log',
+] as const;

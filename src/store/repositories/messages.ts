@@ -1,0 +1,57 @@
+import type { Kysely } from 'kysely';
+import type { Database, MessageRow } from '../schema.js';
+
+export type NewMessage = Omit<MessageRow, 'position'>;
+
+export class MessagesRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Appends messages in order; positions continue from the session's last one. */
+  async append(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const sessionId = messages[0]!.session_id;
+    await this.db.transaction().execute(async (trx) => {
+      const last = await trx
+        .selectFrom('messages')
+        .select((eb) => eb.fn.max('position').as('position'))
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      let position = Number(last?.position ?? 0);
+      await trx
+        .insertInto('messages')
+        .values(messages.map((message) => ({ ...message, position: ++position })))
+        .execute();
+    });
+  }
+
+  /** The newest `limit` messages before `beforeId` (or the end), in chronological order. */
+  async list(sessionId: string, limit: number, beforeId?: string): Promise<{ items: MessageRow[]; total: number }> {
+    let query = this.db.selectFrom('messages').selectAll().where('session_id', '=', sessionId);
+    if (beforeId) {
+      const anchor = await this.db
+        .selectFrom('messages')
+        .select('position')
+        .where('id', '=', beforeId)
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      if (!anchor) return { items: [], total: await this.count(sessionId) };
+      query = query.where('position', '<', anchor.position);
+    }
+    const [rows, total] = await Promise.all([query.orderBy('position', 'desc').limit(limit).execute(), this.count(sessionId)]);
+    return { items: rows.reverse(), total };
+  }
+
+  /** The whole conversation, for building model context. */
+  all(sessionId: string): Promise<MessageRow[]> {
+    return this.db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('position', 'asc').execute();
+  }
+
+  async count(sessionId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .where('session_id', '=', sessionId)
+      .executeTakeFirst();
+    return Number(row?.total ?? 0);
+  }
+}

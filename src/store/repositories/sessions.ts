@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import type { Database, NewSession, SessionRow, SessionUpdate } from '../schema.js';
+
+export interface SessionListQuery {
+  workspaceId: string;
+  status?: string;
+  limit: number;
+  offset: number;
+}
+
+export class SessionsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(session: NewSession): Promise<void> {
+    await this.db.insertInto('sessions').values(session).execute();
+  }
+
+  findById(id: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findServiceSession(userId: string): Promise<SessionRow | undefined> {
+    return this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'service')
+      .orderBy('created_at', 'asc')
+      .executeTakeFirst();
+  }
+
+  async list(query: SessionListQuery): Promise<{ items: SessionRow[]; total: number }> {
+    let base = this.db.selectFrom('sessions').where('workspace_id', '=', query.workspaceId);
+    if (query.status) base = base.where('status', '=', query.status);
+    const [items, count] = await Promise.all([
+      base
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(query.limit)
+        .offset(query.offset)
+        .execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirst(),
+    ]);
+    return { items, total: Number(count?.total ?? 0) };
+  }
+
+  async update(id: string, changes: SessionUpdate): Promise<void> {
+    await this.db.updateTable('sessions').set(changes).where('id', '=', id).execute();
+  }
+
+  async addUsage(id: string, inputTokens: number, outputTokens: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set((eb) => ({
+        input_tokens: eb('input_tokens', '+', inputTokens),
+        output_tokens: eb('output_tokens', '+', outputTokens),
+        updated_at: at,
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Deletes the session; messages, runs, events, approvals and artifacts go with it (FK cascade). */
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', id).execute();
+  }
+
+  /** Session ids of every workspace the user belongs to. */
+  async idsVisibleTo(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .innerJoin('workspace_members', 'workspace_members.workspace_id', 'sessions.workspace_id')
+      .select('sessions.id')
+      .where('workspace_members.user_id', '=', userId)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+}

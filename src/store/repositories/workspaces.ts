@@ -1,0 +1,57 @@
+import type { Kysely } from 'kysely';
+import type { Database, WorkspaceRow } from '../schema.js';
+
+export interface WorkspaceWithRole extends WorkspaceRow {
+  role: string;
+}
+
+export class WorkspacesRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(workspace: WorkspaceRow): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('workspaces').values(workspace).execute();
+      await trx
+        .insertInto('workspace_members')
+        .values({ workspace_id: workspace.id, user_id: workspace.owner_id, role: 'owner', created_at: workspace.created_at })
+        .execute();
+    });
+  }
+
+  findById(id: string): Promise<WorkspaceRow | undefined> {
+    return this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async roleOf(workspaceId: string, userId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('workspace_members')
+      .select('role')
+      .where('workspace_id', '=', workspaceId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role;
+  }
+
+  listForUser(userId: string): Promise<WorkspaceWithRole[]> {
+    return this.db
+      .selectFrom('workspaces')
+      .innerJoin('workspace_members', 'workspace_members.workspace_id', 'workspaces.id')
+      .selectAll('workspaces')
+      .select('workspace_members.role')
+      .where('workspace_members.user_id', '=', userId)
+      .orderBy('workspaces.created_at', 'asc')
+      .orderBy('workspaces.id', 'asc')
+      .execute();
+  }
+
+  /** The user's oldest owned workspace: the one registration created. */
+  async defaultFor(userId: string): Promise<WorkspaceRow | undefined> {
+    return this.db
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('owner_id', '=', userId)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .executeTakeFirst();
+  }
+}
