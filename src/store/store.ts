@@ -1,6 +1,7 @@
 import type { DatabaseHandle } from './database.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrations.js';
+import { ApprovalsRepository } from './repositories/approvals.js';
 import { ArtifactsRepository } from './repositories/artifacts.js';
 import { EventsRepository } from './repositories/events.js';
 import { FilesRepository } from './repositories/files.js';
@@ -20,6 +21,7 @@ export class Store {
   readonly messages: MessagesRepository;
   readonly runs: RunsRepository;
   readonly events: EventsRepository;
+  readonly approvals: ApprovalsRepository;
   readonly artifacts: ArtifactsRepository;
   readonly files: FilesRepository;
 
@@ -32,6 +34,7 @@ export class Store {
     this.messages = new MessagesRepository(db);
     this.runs = new RunsRepository(db);
     this.events = new EventsRepository(db, handle.dialect);
+    this.approvals = new ApprovalsRepository(db);
     this.artifacts = new ArtifactsRepository(db);
     this.files = new FilesRepository(db);
   }

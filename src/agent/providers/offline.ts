@@ -1,0 +1,97 @@
+import { setImmediate as nextTick } from 'node:timers/promises';
+import { throwIfAborted } from './abort.js';
+import type { ChatMessage, ModelProvider, ModelRequest, ModelStreamEvent, ToolSpec } from './types.js';
+
+export const OFFLINE_PROVIDER_NAME = 'offline';
+export const OFFLINE_MODEL = 'offline-demo';
+
+/** `write file notes.txt: hello` (any case, optional "a", optional quotes around the name). */
+const WRITE_FILE_PATTERN = /\bwrite\s+(?:a\s+)?file\s+["'`]?([^\s:"'`]+)["'`]?\s*:\s*([\s\S]*)$/i;
+const FILE_WRITE_TOOL = 'file_write';
+
+/**
+ * The built-in demo model used when no provider is configured: deterministic and network-free,
+ * so a fresh install (and the test suite) can exercise the whole agent loop, tool calls included.
+ */
+export class OfflineProvider implements ModelProvider {
+  readonly name: string;
+  readonly model: string;
+  readonly supportsVision = false;
+  readonly contextWindow: number;
+
+  constructor(options: { name?: string; model?: string; contextWindow?: number } = {}) {
+    this.name = options.name ?? OFFLINE_PROVIDER_NAME;
+    this.model = options.model ?? OFFLINE_MODEL;
+    this.contextWindow = options.contextWindow ?? 128_000;
+  }
+
+  async *stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+    const { messages, signal } = request;
+    throwIfAborted(signal);
+    const lastUser = messages.findLastIndex((message) => message.role === 'user');
+    const userText = lastUser >= 0 ? textOf(messages[lastUser] as ChatMessage) : '';
+    const toolResults = messages
+      .slice(lastUser + 1)
+      .filter((message): message is Extract<ChatMessage, { role: 'tool' }> => message.role === 'tool');
+    const inputTokens = estimateTokens(messages.map(textOf).join(''));
+
+    yield { type: 'reasoning', text: 'Offline demo model: no model provider is configured, so I answer locally with canned logic.' };
+
+    const writeRequest = WRITE_FILE_PATTERN.exec(userText);
+    const canWrite = request.tools.some((tool: ToolSpec) => tool.name === FILE_WRITE_TOOL);
+    if (toolResults.length === 0 && writeRequest && canWrite) {
+      const [, path = '', content = ''] = writeRequest;
+      const args = JSON.stringify({ path, content: content.trim() });
+      const turnNumber = messages.filter((message) => message.role === 'assistant').length + 1;
+      yield { type: 'tool_call', call: { id: `call_offline_${turnNumber}`, name: FILE_WRITE_TOOL, arguments: args } };
+      yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(args) } };
+      yield { type: 'finish', reason: 'tool_calls' };
+      return;
+    }
+
+    const reply = composeReply(userText, toolResults, Boolean(writeRequest), canWrite);
+    for (const word of reply.match(/\S+\s*/g) ?? []) {
+      // Yield to the event loop between deltas so the stream behaves (and can be cancelled) like a real one.
+      await nextTick();
+      throwIfAborted(signal);
+      yield { type: 'text', text: word };
+    }
+    yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(reply) } };
+    yield { type: 'finish', reason: 'stop' };
+  }
+}
+
+function composeReply(
+  userText: string,
+  toolResults: Array<Extract<ChatMessage, { role: 'tool' }>>,
+  askedToWrite: boolean,
+  canWrite: boolean,
+): string {
+  if (toolResults.length > 0) {
+    const summaries = toolResults.map((result) => `${result.name} replied: ${clip(result.content, 200)}`);
+    return `Done. ${summaries.join(' ')} (This is the offline demo model; no provider is configured.)`;
+  }
+  if (askedToWrite && !canWrite) {
+    return `I would write that file, but the ${FILE_WRITE_TOOL} tool is not available in this session. (Offline demo model; no provider is configured.)`;
+  }
+  const echo = userText.trim() === '' ? '' : ` You said: "${clip(userText.trim(), 120)}".`;
+  return (
+    `Hello! I am the offline demo model, because no model provider is configured.${echo} ` +
+    'Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY (or add [providers] to the config) to talk to a real model. ' +
+    'Try "write file notes.txt: hello" to see a tool call.'
+  );
+}
+
+function textOf(message: ChatMessage): string {
+  if (typeof message.content === 'string') return message.content;
+  return message.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
+}
+
+/** A rough chars/4 estimate: good enough for demo usage numbers. */
+function estimateTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

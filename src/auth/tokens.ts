@@ -1,0 +1,45 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { newId } from '../core/ids.js';
+
+export interface AccessClaims {
+  userId: string;
+  familyId: string;
+  jti: string;
+  expiresAt: number;
+}
+
+/** Access tokens are HS256 JWTs; `fam` names the refresh family so logout can revoke both. */
+export class AccessTokenCodec {
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async sign(userId: string, familyId: string): Promise<{ token: string; expiresIn: number }> {
+    const token = await new SignJWT({ fam: familyId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(userId)
+      .setJti(newId())
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlSeconds)
+      .sign(this.secret);
+    return { token, expiresIn: this.ttlSeconds };
+  }
+
+  /** Verifies signature and expiry with no clock tolerance; null when invalid for any reason. */
+  async verify(token: string): Promise<AccessClaims | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'], clockTolerance: 0 });
+      if (typeof payload.sub !== 'string' || typeof payload.fam !== 'string' || typeof payload.jti !== 'string') return null;
+      return { userId: payload.sub, familyId: payload.fam, jti: payload.jti, expiresAt: payload.exp ?? 0 };
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return null;
+      throw error;
+    }
+  }
+}
+
+/** Opaque random secrets (refresh tokens, stream tickets) are stored only as their SHA-256. */
+export const newOpaqueToken = (): string => randomBytes(32).toString('base64url');
+export const hashOpaqueToken = (token: string): string => createHash('sha256').update(token).digest('hex');

@@ -1,0 +1,105 @@
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { notFound, rateLimited } from '../core/errors.js';
+import type { App, HttpContext } from './context.js';
+import { isServiceApi, sendError } from './error-handler.js';
+import { resolveIdentity } from './request-auth.js';
+import { authRoutes } from './routes/auth.js';
+import { filesRoutes } from './routes/files.js';
+import { serviceApiRoutes } from './routes/service-api.js';
+import { sessionsRoutes } from './routes/sessions.js';
+import { workspacesRoutes } from './routes/workspaces.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export interface BuildAppOptions {
+  logger: FastifyServerOptions['loggerInstance'] | boolean;
+}
+
+export async function buildApp(context: HttpContext, options: BuildAppOptions): Promise<App> {
+  const { config } = context;
+  const app = Fastify({
+    ...(typeof options.logger === 'boolean' ? { logger: options.logger && loggerOptions(config.log.level) } : { loggerInstance: options.logger }),
+    bodyLimit: config.limits.body_max_bytes,
+    trustProxy: config.server.trust_proxy,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
+    disableRequestLogging: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound(`Route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    await resolveIdentity(request, context.auth);
+    if (!request.identity && !request.identityError && context.localMode && isServiceApi(request.url)) {
+      request.identity = { userId: context.localUserId };
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'TokenDance API', version: context.version, description: 'Self-hosted agent server: TokenDance API (/api/v1) and Service API (/api).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger());
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: config.limits.requests_per_minute,
+    timeWindow: 60_000,
+    ...(context.redis ? { redis: context.redis, nameSpace: 'tokendance:rl:' } : {}),
+    keyGenerator: (request) => (request.identity ? `user:${request.identity.userId}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, limit) =>
+      rateLimited(`Rate limit exceeded: ${limit.max} requests per minute; retry in ${limit.after}`, Math.ceil(limit.ttl / 1000)),
+  });
+  await app.register(multipart, {
+    limits: { fileSize: config.limits.upload_max_bytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
+  });
+
+  await app.register(
+    async (v1) => {
+      await authRoutes(v1 as App, context);
+      await workspacesRoutes(v1 as App, context);
+      await sessionsRoutes(v1 as App, context);
+      await filesRoutes(v1 as App, context);
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.register(async (service) => serviceApiRoutes(service as App, context), { prefix: '/api' });
+
+  return app as unknown as App;
+}
+
+function loggerOptions(level: string) {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.refresh_token'], remove: true },
+    serializers: {
+      // Stream tickets travel in the query string: never log their value.
+      req: (request: { method: string; url: string; id: string }) => ({
+        method: request.method,
+        url: request.url.replace(/([?&]ticket=)[^&]*/g, '$1[redacted]'),
+        request_id: request.id,
+      }),
+    },
+  };
+}
+

@@ -1,0 +1,42 @@
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { AuthService } from '../auth/service.js';
+import type { Config } from '../config/schema.js';
+import type { SessionsService } from '../sessions/service.js';
+import type { Store } from '../store/store.js';
+import type { UploadsService } from '../uploads/service.js';
+import type { WorkspacesService } from '../workspaces/service.js';
+import type { SseSlots } from './sse-slots.js';
+
+export interface HealthReport {
+  status: 'healthy' | 'degraded';
+  database: { status: 'ok' | 'down'; dialect: string; error?: string };
+  model: { status: 'ok' | 'offline'; default: string; offline: boolean; message?: string };
+}
+
+/** Everything the routes need, built once by the composition root (src/server.ts). */
+export interface HttpContext {
+  config: Config;
+  version: string;
+  store: Store;
+  auth: AuthService;
+  workspaces: WorkspacesService;
+  sessions: SessionsService;
+  uploads: UploadsService;
+  sseSlots: SseSlots;
+  /** True when `/api/*` accepts token-less requests as the local user. */
+  localMode: boolean;
+  localUserId: string;
+  health(): Promise<HealthReport>;
+  /** Shared counters for rate limits in scale-out mode. */
+  redis?: Redis;
+}
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;

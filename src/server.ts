@@ -1,0 +1,115 @@
+import { isIP } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { buildProviders } from './agent/providers/from-config.js';
+import { resolveProfiles } from './agent/profiles.js';
+import { resolveJwtSecret } from './auth/secret.js';
+import { AuthService } from './auth/service.js';
+import type { Config } from './config/schema.js';
+import { buildApp } from './http/app.js';
+import type { App, HealthReport, HttpContext } from './http/context.js';
+import { MemorySseSlotCounter, SseSlots } from './http/sse-slots.js';
+import { SessionsService } from './sessions/service.js';
+import { SessionDirectories } from './sessions/workspace-dir.js';
+import { Store } from './store/store.js';
+import { UploadsService } from './uploads/service.js';
+import { VERSION } from './version.js';
+import { WorkspacesService } from './workspaces/service.js';
+
+export interface StartOptions {
+  config: Config;
+  /** false silences logs (tests); a pino-compatible logger may be passed instead. */
+  logger?: boolean | FastifyBaseLogger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  app: App;
+  context: HttpContext;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+/** The composition root: opens storage, builds every service, serves HTTP. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const loopback = isLoopback(config.server.host);
+  if (config.auth.local_mode && !loopback && !config.server.insecure) {
+    throw new StartupError(
+      `Refusing to start: auth.local_mode is on and server.host "${config.server.host}" is not a loopback address. ` +
+        'Set auth.local_mode = false (every request then needs a token), or pass --insecure to accept token-less access to /api/*.',
+    );
+  }
+
+  const store = await Store.open(config.database.url);
+  const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));
+  const localUser = await auth.ensureLocalUser();
+  const workspaces = new WorkspacesService(store);
+  const directories = new SessionDirectories(config.data.dir);
+  const profiles = resolveProfiles(config);
+  const sessions = new SessionsService(store, workspaces, directories, () => profiles.keys());
+  const models = buildProviders(config, env);
+
+  const health = async (): Promise<HealthReport> => {
+    let database: HealthReport['database'] = { status: 'ok', dialect: store.handle.dialect };
+    try {
+      await store.ping();
+    } catch (error) {
+      database = { status: 'down', dialect: store.handle.dialect, error: (error as Error).message };
+    }
+    const model: HealthReport['model'] = models.offline
+      ? { status: 'offline', default: 'offline', offline: true, message: 'No model provider configured: using the offline demo model' }
+      : { status: 'ok', default: models.defaultName, offline: false };
+    return { status: database.status === 'ok' ? 'healthy' : 'degraded', database, model };
+  };
+
+  const context: HttpContext = {
+    config,
+    version: VERSION,
+    store,
+    auth,
+    workspaces,
+    sessions,
+    uploads: new UploadsService(store, config.data.dir),
+    sseSlots: new SseSlots(new MemorySseSlotCounter(), config.limits.sse_concurrent),
+    localMode: config.auth.local_mode && (loopback || config.server.insecure),
+    localUserId: localUser.id,
+    health,
+  };
+
+  const app = await buildApp(context, { logger: options.logger ?? true });
+  if (models.offline) app.log.warn('NO MODEL PROVIDER CONFIGURED: using the offline demo model "offline". Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, or [providers.*] in tokendance.toml.');
+  if (context.localMode && !loopback) app.log.warn(`INSECURE: local mode is on while listening on ${config.server.host}; /api/* accepts requests without a token.`);
+
+  const housekeeping = setInterval(() => void auth.pruneExpired().catch((error) => app.log.warn({ err: error }, 'token pruning failed')), 3_600_000);
+  housekeeping.unref();
+
+  await app.listen({ host: config.server.host, port: config.server.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const hostForUrl = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(housekeeping);
+      const force = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_s * 1000);
+      force.unref();
+      await app.close();
+      clearTimeout(force);
+      await store.close();
+    })());
+
+  return { app, context, url: `http://${hostForUrl}:${port}`, port, close };
+}

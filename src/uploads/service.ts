@@ -1,0 +1,75 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../core/errors.js';
+import { isoNow, newId } from '../core/ids.js';
+import type { FileRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+
+export interface UploadedFile {
+  file_id: string;
+  name: string;
+  size: number;
+  mime_type: string;
+}
+
+/** Uploaded attachments: bytes under `<data dir>/uploads/<user>/<id>`, metadata in the store. */
+export class UploadsService {
+  private readonly root: string;
+
+  constructor(
+    private readonly store: Store,
+    dataDir: string,
+  ) {
+    this.root = resolve(dataDir, 'uploads');
+  }
+
+  /**
+   * Streams an upload to disk. `isTruncated` reports whether the multipart parser cut the file
+   * at the size limit; a cut file is deleted and answered with 413, never stored half.
+   */
+  async save(userId: string, file: { filename: string; mimetype: string; stream: Readable; isTruncated: () => boolean }): Promise<UploadedFile> {
+    const id = newId();
+    const directory = join(this.root, userId);
+    await mkdir(directory, { recursive: true });
+    const storagePath = join(directory, id);
+    let size = 0;
+    file.stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+    });
+    try {
+      await pipeline(file.stream, createWriteStream(storagePath, { mode: 0o600 }));
+    } catch (error) {
+      await rm(storagePath, { force: true });
+      throw error;
+    }
+    if (file.isTruncated()) {
+      await rm(storagePath, { force: true });
+      throw new AppError('PAYLOAD_TOO_LARGE', 'Uploaded file is larger than the upload limit');
+    }
+    const row: FileRow = {
+      id,
+      user_id: userId,
+      name: sanitizeName(file.filename),
+      storage_path: storagePath,
+      mime_type: file.mimetype || 'application/octet-stream',
+      size,
+      created_at: isoNow(),
+    };
+    await this.store.files.create(row);
+    return { file_id: row.id, name: row.name, size: row.size, mime_type: row.mime_type };
+  }
+
+  /** An upload the user owns, or undefined (another user's id looks the same as an unknown one). */
+  async find(userId: string, fileId: string): Promise<FileRow | undefined> {
+    const row = await this.store.files.findById(fileId);
+    return row && row.user_id === userId ? row : undefined;
+  }
+}
+
+function sanitizeName(name: string): string {
+  const cleaned = basename(name.replaceAll('\\', '/')).replace(/[\u0000-\u001f]/g, '').slice(0, 255);
+  return cleaned || 'upload';
+}
