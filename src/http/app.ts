@@ -7,7 +7,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import { notFound, rateLimited } from '../core/errors.js';
 import type { App, HttpContext } from './context.js';
 import { isServiceApi, sendError } from './error-handler.js';
-import { resolveIdentity } from './request-auth.js';
+import { requireIdentity, resolveIdentity } from './request-auth.js';
 import { authRoutes } from './routes/auth.js';
 import { filesRoutes } from './routes/files.js';
 import { serviceApiRoutes } from './routes/service-api.js';
@@ -30,7 +30,6 @@ export async function buildApp(context: HttpContext, options: BuildAppOptions): 
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     },
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }).withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
@@ -72,6 +71,13 @@ export async function buildApp(context: HttpContext, options: BuildAppOptions): 
   });
   await app.register(multipart, {
     limits: { fileSize: config.limits.upload_max_bytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
+  });
+
+  // Authentication is checked before validation so an anonymous caller learns nothing about input rules.
+  app.addHook('preValidation', async (request) => {
+    // Docs, the OpenAPI document and the web page are public; every API route is not unless it says so.
+    if (!request.url.startsWith('/api/') || request.routeOptions.config?.public || request.is404) return;
+    requireIdentity(request);
   });
 
   await app.register(

@@ -50,7 +50,7 @@ export function normalizeError(error: unknown): NormalizedError {
       message: issue.message ?? 'is invalid',
     }));
     const context = error.validationContext ?? 'request';
-    return { status: 400, code: 'VALIDATION_ERROR', detail: `Invalid ${context}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, errors };
+    return { status: 400, code: 'VALIDATION_ERROR', detail: `Invalid ${context}: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors };
   }
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;

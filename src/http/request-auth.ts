@@ -10,6 +10,10 @@ export interface RequestIdentity {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without authentication. */
+    public?: boolean;
+  }
   interface FastifyRequest {
     identity?: RequestIdentity;
     /** Why a presented token was refused, reported only if the route needs a user. */

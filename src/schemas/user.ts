@@ -16,7 +16,7 @@ export const registerBody = z.object({
 });
 export const loginBody = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(256) });
 export const refreshBody = z.object({ refresh_token: z.string().min(1).max(512) });
-export const logoutBody = z.object({ refresh_token: z.string().min(1).max(512).optional() }).optional();
+export const logoutBody = z.object({ refresh_token: z.string().min(1).max(512).optional() }).nullish();
 
 export const tokenPairSchema = z.object({
   access_token: z.string(),

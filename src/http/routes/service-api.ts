@@ -20,7 +20,7 @@ export const ok = <T>(data: T) => ({ success: true as const, data, error: null }
 export async function serviceApiRoutes(app: App, context: HttpContext): Promise<void> {
   app.get(
     '/health',
-    { schema: { tags, summary: 'Health check (no auth, no rate limit)', response: { 200: envelope(healthData) } }, config: { rateLimit: false } },
+    { schema: { tags, summary: 'Health check (no auth, no rate limit)', response: { 200: envelope(healthData) } }, config: { rateLimit: false, public: true } },
     async () => {
       const report = await context.health();
       return ok({ ...report, version: context.version, timestamp: Math.floor(Date.now() / 1000) });

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { registerUser, startTestServer } from './support/server.js';
+
+describe('workspaces and sessions API', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let alice: Awaited<ReturnType<typeof registerUser>>;
+  let bob: Awaited<ReturnType<typeof registerUser>>;
+
+  before(async () => {
+    server = await startTestServer({ toml: '[limits]\nrequests_per_minute = 10000' });
+    alice = await registerUser(server.api);
+    bob = await registerUser(server.api);
+  });
+  after(() => server.shutdown());
+
+  const createSession = async (body: Record<string, unknown> = {}, token = alice.token) =>
+    server.api('POST', '/api/v1/sessions', { token, body: { workspace_id: alice.workspaceId, ...body } });
+
+  test('workspaces: create, list, get; membership enforced', async () => {
+    const created = await server.api('POST', '/api/v1/workspaces', { token: alice.token, body: { name: 'Research' } });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.name, 'Research');
+    assert.equal(created.body.role, 'owner');
+    const list = await server.api('GET', '/api/v1/workspaces', { token: alice.token });
+    assert.equal(list.body.total, 2);
+    assert.deepEqual(list.body.items.map((w: { id: string }) => w.id).sort(), [alice.workspaceId, created.body.id].sort());
+    const one = await server.api('GET', `/api/v1/workspaces/${created.body.id}`, { token: alice.token });
+    assert.equal(one.status, 200);
+    assert.equal(one.body.id, created.body.id);
+    const foreign = await server.api('GET', `/api/v1/workspaces/${created.body.id}`, { token: bob.token });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.body.error_code, 'FORBIDDEN');
+    const unknown = await server.api('GET', '/api/v1/workspaces/00000000-0000-4000-8000-000000000000', { token: alice.token });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error_code, 'NOT_FOUND');
+    const empty = await server.api('POST', '/api/v1/workspaces', { token: alice.token, body: { name: '' } });
+    assert.equal(empty.status, 400);
+  });
+
+  test('create a session: defaults, explicit fields, workspace directory', async () => {
+    const defaults = await createSession();
+    assert.equal(defaults.status, 201);
+    assert.equal(defaults.body.title, 'New session');
+    assert.equal(defaults.body.task_type, 'general');
+    assert.equal(defaults.body.status, 'created');
+    assert.equal(defaults.body.workspace_id, alice.workspaceId);
+    assert.match(defaults.body.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(existsSync(join(server.environment.dir, 'data', 'workspaces', defaults.body.id)));
+
+    const research = await createSession({ title: 'Market study', task_type: 'deep-research', unknown_field: 1 });
+    assert.equal(research.status, 201);
+    assert.equal(research.body.title, 'Market study');
+    assert.equal(research.body.task_type, 'deep-research');
+    assert.equal(research.body.unknown_field, undefined);
+  });
+
+  test('create a session: every kind of bad input is a 400 with the error body', async () => {
+    const cases: Array<[string, unknown]> = [
+      ['missing workspace_id', { title: 'x' }],
+      ['201-character title', { workspace_id: alice.workspaceId, title: 'x'.repeat(201) }],
+      ['unknown task_type', { workspace_id: alice.workspaceId, task_type: 'astrology' }],
+      ['title of the wrong type', { workspace_id: alice.workspaceId, title: 42 }],
+      ['workspace_id of the wrong type', { workspace_id: 7 }],
+      ['array body', [1, 2]],
+    ];
+    for (const [name, body] of cases) {
+      const response = await server.api('POST', '/api/v1/sessions', { token: alice.token, body });
+      assert.equal(response.status, 400, name);
+      assert.equal(response.body.error_code, 'VALIDATION_ERROR', name);
+      assert.equal(typeof response.body.detail, 'string', name);
+      assert.match(response.body.timestamp, /Z$/, name);
+    }
+    const exactly200 = await createSession({ title: 'y'.repeat(200) });
+    assert.equal(exactly200.status, 201);
+
+    const malformed = await server.api('POST', '/api/v1/sessions', { token: alice.token, raw: '{"workspace_id": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error_code, 'VALIDATION_ERROR');
+    assert.equal(malformed.body.detail, 'Malformed JSON body');
+
+    const foreignWorkspace = await createSession({}, bob.token);
+    assert.equal(foreignWorkspace.status, 403);
+    const unknownWorkspace = await server.api('POST', '/api/v1/sessions', { token: alice.token, body: { workspace_id: 'nope' } });
+    assert.equal(unknownWorkspace.status, 404);
+    const noToken = await server.api('POST', '/api/v1/sessions', { body: { workspace_id: alice.workspaceId } });
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.body.error_code, 'UNAUTHORIZED');
+  });
+
+  test('list sessions: newest first, pagination, status filter, total, bad queries', async () => {
+    const workspace = await server.api('POST', '/api/v1/workspaces', { token: alice.token, body: { name: 'Paging' } });
+    const ids: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      const session = await server.api('POST', '/api/v1/sessions', { token: alice.token, body: { workspace_id: workspace.body.id, title: `s${index}` } });
+      ids.push(session.body.id);
+    }
+    await server.api('PATCH', `/api/v1/sessions/${ids[1]}`, { token: alice.token, body: { status: 'completed' } });
+
+    const page = await server.api('GET', `/api/v1/sessions?workspace_id=${workspace.body.id}&limit=2&offset=1`, { token: alice.token });
+    assert.equal(page.status, 200);
+    assert.equal(page.body.total, 5);
+    assert.equal(page.body.limit, 2);
+    assert.equal(page.body.offset, 1);
+    assert.deepEqual(page.body.items.map((s: { title: string }) => s.title), ['s3', 's2']);
+
+    const defaults = await server.api('GET', `/api/v1/sessions?workspace_id=${workspace.body.id}`, { token: alice.token });
+    assert.equal(defaults.body.limit, 20);
+    assert.equal(defaults.body.offset, 0);
+    assert.equal(defaults.body.items.length, 5);
+
+    const completed = await server.api('GET', `/api/v1/sessions?workspace_id=${workspace.body.id}&status=completed`, { token: alice.token });
+    assert.equal(completed.body.total, 1);
+    assert.equal(completed.body.items[0].id, ids[1]);
+
+    for (const query of ['', 'limit=0', 'limit=101', 'offset=-1', 'status=sleeping', 'limit=abc']) {
+      const path = query === '' ? '/api/v1/sessions' : `/api/v1/sessions?workspace_id=${workspace.body.id}&${query}`;
+      const response = await server.api('GET', path, { token: alice.token });
+      assert.equal(response.status, 400, query || 'missing workspace_id');
+      assert.equal(response.body.error_code, 'VALIDATION_ERROR', query);
+    }
+    const foreign = await server.api('GET', `/api/v1/sessions?workspace_id=${workspace.body.id}`, { token: bob.token });
+    assert.equal(foreign.status, 403);
+  });
+
+  test('get, details, patch, complete', async () => {
+    const session = (await createSession({ title: 'Original' })).body;
+    const plain = await server.api('GET', `/api/v1/sessions/${session.id}`, { token: alice.token });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.id, session.id);
+    assert.equal(plain.body.message_count, undefined);
+
+    const details = await server.api('GET', `/api/v1/sessions/${session.id}?include_details=true`, { token: alice.token });
+    assert.equal(details.body.message_count, 0);
+    assert.deepEqual(details.body.usage, { input_tokens: 0, output_tokens: 0 });
+    assert.equal(details.body.current_run, null);
+    assert.equal(details.body.pending_approvals, 0);
+    assert.equal((await server.api('GET', `/api/v1/sessions/${session.id}?include_details=maybe`, { token: alice.token })).status, 400);
+
+    const renamed = await server.api('PATCH', `/api/v1/sessions/${session.id}`, { token: alice.token, body: { title: 'Renamed' } });
+    assert.equal(renamed.status, 200);
+    assert.equal(renamed.body.title, 'Renamed');
+    assert.ok(renamed.body.updated_at >= session.updated_at);
+    const running = await server.api('PATCH', `/api/v1/sessions/${session.id}`, { token: alice.token, body: { status: 'running' } });
+    assert.equal(running.status, 400);
+    assert.equal(running.body.error_code, 'VALIDATION_ERROR');
+    const badStatus = await server.api('PATCH', `/api/v1/sessions/${session.id}`, { token: alice.token, body: { status: 'done' } });
+    assert.equal(badStatus.status, 400);
+    const longTitle = await server.api('PATCH', `/api/v1/sessions/${session.id}`, { token: alice.token, body: { title: 'z'.repeat(201) } });
+    assert.equal(longTitle.status, 400);
+
+    const completed = await server.api('POST', `/api/v1/sessions/${session.id}/complete`, { token: alice.token });
+    assert.equal(completed.status, 200);
+    assert.equal(completed.body.status, 'completed');
+    const reread = await server.api('GET', `/api/v1/sessions/${session.id}`, { token: alice.token });
+    assert.equal(reread.body.status, 'completed');
+    assert.equal(reread.body.title, 'Renamed');
+  });
+
+  test('messages and artifacts are empty lists for a new session', async () => {
+    const session = (await createSession()).body;
+    const messages = await server.api('GET', `/api/v1/sessions/${session.id}/messages`, { token: alice.token });
+    assert.equal(messages.status, 200);
+    assert.deepEqual(messages.body, { items: [], total: 0 });
+    const artifacts = await server.api('GET', `/api/v1/sessions/${session.id}/artifacts`, { token: alice.token });
+    assert.deepEqual(artifacts.body, { items: [], total: 0 });
+    assert.equal((await server.api('GET', `/api/v1/sessions/${session.id}/messages?limit=0`, { token: alice.token })).status, 400);
+  });
+
+  test("another user's session is 403 on every endpoint; unknown ids are 404", async () => {
+    const session = (await createSession()).body;
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const endpoints: Array<[string, string, unknown?]> = [
+      ['GET', `/api/v1/sessions/${session.id}`],
+      ['PATCH', `/api/v1/sessions/${session.id}`, { title: 'mine now' }],
+      ['DELETE', `/api/v1/sessions/${session.id}`],
+      ['POST', `/api/v1/sessions/${session.id}/complete`],
+      ['GET', `/api/v1/sessions/${session.id}/messages`],
+      ['GET', `/api/v1/sessions/${session.id}/artifacts`],
+    ];
+    for (const [method, path, body] of endpoints) {
+      const foreign = await server.api(method, path, { token: bob.token, body });
+      assert.equal(foreign.status, 403, `${method} ${path}`);
+      assert.equal(foreign.body.error_code, 'FORBIDDEN');
+      const missing = await server.api(method, path.replace(session.id, unknown), { token: alice.token, body });
+      assert.equal(missing.status, 404, `${method} ${path} unknown`);
+      assert.equal(missing.body.error_code, 'NOT_FOUND');
+      const anonymous = await server.api(method, path, { body });
+      assert.equal(anonymous.status, 401, `${method} ${path} anonymous`);
+    }
+    // Bob's attempts changed nothing.
+    const still = await server.api('GET', `/api/v1/sessions/${session.id}`, { token: alice.token });
+    assert.equal(still.body.title, 'New session');
+  });
+
+  test('delete removes the session and its directory (204), then 404', async () => {
+    const session = (await createSession()).body;
+    const directory = join(server.environment.dir, 'data', 'workspaces', session.id);
+    assert.ok(existsSync(directory));
+    const deleted = await server.api('DELETE', `/api/v1/sessions/${session.id}`, { token: alice.token });
+    assert.equal(deleted.status, 204);
+    assert.equal(deleted.text, '');
+    assert.ok(!existsSync(directory));
+    assert.equal((await server.api('GET', `/api/v1/sessions/${session.id}`, { token: alice.token })).status, 404);
+    assert.equal((await server.api('DELETE', `/api/v1/sessions/${session.id}`, { token: alice.token })).status, 404);
+  });
+});
