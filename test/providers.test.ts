@@ -268,6 +268,21 @@ test('openai: a stream cut mid-way is a retryable ModelError marked started', as
   }
 });
 
+test('openai: a body that ends cleanly without finish_reason or [DONE] is a retryable ModelError', async () => {
+  const fake = await startFakeOpenAI();
+  try {
+    fake.enqueue({ text: 'half an answer', endAfterChunks: 3 });
+    const { events, error } = await collectUntilError(new OpenAICompatibleProvider(httpOptions(fake)).stream(request(ask('hi'))));
+    assert.equal(textOf(events), 'half an ');
+    assert.ok(error instanceof ModelError);
+    assert.match(error.message, /stream ended before the model finished/);
+    assert.equal(error.options.retryable, true);
+    assert.equal(error.options.started, true);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('openai: an error object inside the stream becomes a ModelError', async () => {
   const fake = await startFakeOpenAI();
   try {
@@ -283,25 +298,30 @@ test('openai: an error object inside the stream becomes a ModelError', async () 
   }
 });
 
-test('openai: aborting the signal stops a slow stream promptly with an AbortError', async () => {
+test('openai: aborting the signal while waiting for the next token stops promptly with an AbortError', async () => {
   const fake = await startFakeOpenAI();
   try {
-    fake.enqueue({ tokens: 500, tokenDelayMs: 20 });
+    fake.enqueue({ tokens: 5, tokenDelayMs: 400 });
     const controller = new AbortController();
     const model = new ResilientModel([{ provider: new OpenAICompatibleProvider(httpOptions(fake)), maxRetryMs: 10_000 }], instantRetries());
     let received = 0;
-    const startedAt = performance.now();
+    let abortedAt = 0;
     await assert.rejects(
       (async () => {
         for await (const event of model.stream(request(ask('hi'), { signal: controller.signal }))) {
-          if (event.type === 'text') received += 1;
-          if (received === 2) controller.abort();
+          if (event.type !== 'text') continue;
+          received += 1;
+          // Abort from outside the loop, while the client is blocked reading the socket.
+          setTimeout(() => {
+            abortedAt = performance.now();
+            controller.abort();
+          }, 20);
         }
       })(),
       (error: unknown) => error instanceof Error && error.name === 'AbortError',
     );
-    assert.equal(received, 2);
-    assert.ok(performance.now() - startedAt < 1000, 'abort must not wait for the remaining 498 tokens');
+    assert.equal(received, 1);
+    assert.ok(performance.now() - abortedAt < 150, 'abort must not wait for the next token (400 ms away)');
     assert.equal(fake.requests.length, 1, 'an aborted stream is never retried');
   } finally {
     await fake.close();
@@ -631,15 +651,20 @@ test('anthropic: request maps system, tools, tool_use and merged tool_result blo
   }
 });
 
-test('anthropic: a stream cut before message_stop is a retryable ModelError', async () => {
+test('anthropic: a stream cut or ended before message_stop is a retryable ModelError', async () => {
   const fake = await startFakeAnthropic();
   try {
-    fake.enqueue({ text: 'one two three four', cutAfterChunks: 5 });
-    const { events, error } = await collectUntilError(new AnthropicProvider(httpOptions(fake)).stream(request(ask('hi'))));
-    assert.ok(textOf(events).startsWith('one '));
-    assert.ok(error instanceof ModelError);
-    assert.equal(error.options.retryable, true);
-    assert.equal(error.options.started, true);
+    // Frames: message_start, content_block_start, ping, then deltas.
+    fake.enqueue({ text: 'one two three four', cutAfterChunks: 5 }, { text: 'one two three four', endAfterChunks: 5 });
+    const provider = new AnthropicProvider(httpOptions(fake));
+    for (const expected of [/connection failed/, /stream ended before message_stop/]) {
+      const { events, error } = await collectUntilError(provider.stream(request(ask('hi'))));
+      assert.equal(textOf(events), 'one two ');
+      assert.ok(error instanceof ModelError);
+      assert.match(error.message, expected);
+      assert.equal(error.options.retryable, true);
+      assert.equal(error.options.started, true);
+    }
   } finally {
     await fake.close();
   }

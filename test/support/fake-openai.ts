@@ -11,7 +11,8 @@
  *
  * Each POST /v1/chat/completions consumes one queued turn (or `defaultTurn` when the queue is
  * empty, `{ text: 'ok' }` unless configured). Failure turns: `{ status: 500 }`, `{ status: 429,
- * retryAfter: 1 }`, `{ text, cutAfterChunks: 3 }`, `{ text, errorEvent: { message } }`.
+ * retryAfter: 1 }`, `{ text, cutAfterChunks: 3 }` (socket destroyed), `{ text, endAfterChunks: 3 }`
+ * (body ends cleanly but early), `{ text, errorEvent: { message } }`, `{ headerDelayMs: 500 }`.
  *
  * Benchmarks: `{ tokens: 1000, tokenDelayMs: 0 }` streams 1000 text deltas of `tokenText`
  * (default "tok "). With `stampTokens: true` each delta is instead `<t:MS>` where MS is
@@ -62,6 +63,8 @@ export interface FakeTurn {
   retryAfter?: number | string;
   /** Destroy the socket after writing this many SSE frames. */
   cutAfterChunks?: number;
+  /** End the response cleanly (as a proxy might) after this many frames, without the closing frames. */
+  endAfterChunks?: number;
   /** After the content frames, send a provider error frame and end the response. */
   errorEvent?: { type?: string; message?: string; code?: string | number };
 }
@@ -238,6 +241,7 @@ async function writeFrames(res: ServerResponse, frames: Frame[], turn: FakeTurn)
       res.socket?.destroy();
       return;
     }
+    if (turn.endAfterChunks !== undefined && written >= turn.endAfterChunks) break;
     if (frame.delta && turn.tokenDelayMs) await delay(turn.tokenDelayMs);
     const data = typeof frame.data === 'function' ? frame.data() : frame.data;
     const text = `${frame.event ? `event: ${frame.event}\n` : ''}data: ${data}\n\n`;

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_PATH } from './cli.js';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -70,7 +70,7 @@ export class TestEnvironment {
   /** Starts `tokendance serve` as a child process (for restarts and kills). */
   async spawn(options: TestServerOptions = {}): Promise<TestServer> {
     const path = this.writeConfig(options.toml);
-    const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+    const cli = CLI_PATH;
     const child = spawn(process.execPath, [cli, '--config', path, 'serve'], {
       cwd: this.dir,
       env: { PATH: process.env.PATH, ...options.env },
