@@ -245,10 +245,23 @@ async function writeFrames(res: ServerResponse, frames: Frame[], turn: FakeTurn)
     if (frame.delta && turn.tokenDelayMs) await delay(turn.tokenDelayMs);
     const data = typeof frame.data === 'function' ? frame.data() : frame.data;
     const text = `${frame.event ? `event: ${frame.event}\n` : ''}data: ${data}\n\n`;
-    if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (!res.write(text)) await drainOrClose(res);
     written += 1;
   }
   res.end();
+}
+
+/** Backpressure for large benchmark streams; also settles if the client disconnects meanwhile. */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,0 +1,41 @@
+import type { StoredEvent } from './types.js';
+
+export type EventListener = (event: StoredEvent) => void;
+
+/**
+ * Fan-out of committed events to live subscribers. Events are published only after they are
+ * durable, in commit order, so a subscriber that also reads the log can never see a gap.
+ */
+export interface EventBus {
+  publish(events: StoredEvent[]): void;
+  subscribeSession(sessionId: string, listener: EventListener): () => void;
+  subscribeAll(listener: EventListener): () => void;
+}
+
+export class LocalEventBus implements EventBus {
+  private readonly bySession = new Map<string, Set<EventListener>>();
+  private readonly global = new Set<EventListener>();
+
+  publish(events: StoredEvent[]): void {
+    for (const event of events) {
+      const listeners = this.bySession.get(event.sessionId);
+      if (listeners) for (const listener of listeners) listener(event);
+      for (const listener of this.global) listener(event);
+    }
+  }
+
+  subscribeSession(sessionId: string, listener: EventListener): () => void {
+    let listeners = this.bySession.get(sessionId);
+    if (!listeners) this.bySession.set(sessionId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.bySession.delete(sessionId);
+    };
+  }
+
+  subscribeAll(listener: EventListener): () => void {
+    this.global.add(listener);
+    return () => this.global.delete(listener);
+  }
+}
