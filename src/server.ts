@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import type { FastifyBaseLogger } from 'fastify';
 import { buildProviders } from './agent/providers/from-config.js';
 import { resolveProfiles } from './agent/profiles.js';
 import { resolveJwtSecret } from './auth/secret.js';
@@ -13,12 +12,20 @@ import { SessionDirectories } from './sessions/workspace-dir.js';
 import { Store } from './store/store.js';
 import { UploadsService } from './uploads/service.js';
 import { VERSION } from './version.js';
+import { createLogger } from './observability/logger.js';
+import { AttachmentResolver } from './agent/attachments.js';
+import { RunManager } from './agent/run-manager.js';
+import { LocalEventBus } from './events/bus.js';
+import { EventLog } from './events/log.js';
+import { SseRegistry, type StreamDeps } from './http/streams.js';
+import { createBuiltinTools } from './tools/builtin.js';
+import { ToolRegistry } from './tools/registry.js';
 import { WorkspacesService } from './workspaces/service.js';
 
 export interface StartOptions {
   config: Config;
-  /** false silences logs (tests); a pino-compatible logger may be passed instead. */
-  logger?: boolean | FastifyBaseLogger;
+  /** false silences logs. */
+  logger?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -52,6 +59,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
 
+  const logger = createLogger(config.log.level, options.logger ?? true);
   const store = await Store.open(config.database.url);
   const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));
   const localUser = await auth.ensureLocalUser();
@@ -60,6 +68,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const profiles = resolveProfiles(config);
   const sessions = new SessionsService(store, workspaces, directories, () => profiles.keys());
   const models = buildProviders(config, env);
+  const bus = new LocalEventBus();
+  const log = new EventLog(store.events, bus);
+  const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
+  const tools = new ToolRegistry({ tools: createBuiltinTools(config.agent), policy: config.tools.policy });
+  const uploads = new UploadsService(store, config.data.dir);
+
+  const runs = new RunManager({
+    store,
+    log,
+    models,
+    tools,
+    profiles,
+    sessions,
+    directories,
+    config: config.agent,
+    toolPolicy: config.tools.policy,
+    logger,
+  });
 
   const health = async (): Promise<HealthReport> => {
     let database: HealthReport['database'] = { status: 'ok', dialect: store.handle.dialect };
@@ -81,20 +107,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     auth,
     workspaces,
     sessions,
-    uploads: new UploadsService(store, config.data.dir),
+    uploads,
     sseSlots: new SseSlots(new MemorySseSlotCounter(), config.limits.sse_concurrent),
+    runs,
+    streams,
+    attachments: new AttachmentResolver(uploads),
     localMode: config.auth.local_mode && (loopback || config.server.insecure),
     localUserId: localUser.id,
     health,
   };
 
-  const app = await buildApp(context, { logger: options.logger ?? true });
+  const app = await buildApp(context, logger);
+  sessions.runControl = runs;
   if (models.offline) app.log.warn('NO MODEL PROVIDER CONFIGURED: using the offline demo model "offline". Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, or [providers.*] in tokendance.toml.');
   if (context.localMode && !loopback) app.log.warn(`INSECURE: local mode is on while listening on ${config.server.host}; /api/* accepts requests without a token.`);
 
   const housekeeping = setInterval(() => void auth.pruneExpired().catch((error) => app.log.warn({ err: error }, 'token pruning failed')), 3_600_000);
   housekeeping.unref();
 
+  await runs.recover();
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
@@ -104,6 +135,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const close = () =>
     (closing ??= (async () => {
       clearInterval(housekeeping);
+      // Runs stop without ending (the next start resumes them); streams end with a last comment.
+      await runs.shutdown();
+      streams.registry.closeAll('server shutting down');
       const force = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_s * 1000);
       force.unref();
       await app.close();

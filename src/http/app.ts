@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { notFound, rateLimited } from '../core/errors.js';
 import type { App, HttpContext } from './context.js';
@@ -11,19 +11,17 @@ import { requireIdentity, resolveIdentity } from './request-auth.js';
 import { authRoutes } from './routes/auth.js';
 import { filesRoutes } from './routes/files.js';
 import { serviceApiRoutes } from './routes/service-api.js';
+import { chatRoutes } from './routes/chat.js';
+import { sessionStreamRoutes } from './routes/session-stream.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { workspacesRoutes } from './routes/workspaces.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export interface BuildAppOptions {
-  logger: FastifyServerOptions['loggerInstance'] | boolean;
-}
-
-export async function buildApp(context: HttpContext, options: BuildAppOptions): Promise<App> {
+export async function buildApp(context: HttpContext, logger: FastifyBaseLogger): Promise<App> {
   const { config } = context;
   const app = Fastify({
-    ...(typeof options.logger === 'boolean' ? { logger: options.logger && loggerOptions(config.log.level) } : { loggerInstance: options.logger }),
+    loggerInstance: logger,
     bodyLimit: config.limits.body_max_bytes,
     trustProxy: config.server.trust_proxy,
     genReqId: (request) => {
@@ -86,6 +84,8 @@ export async function buildApp(context: HttpContext, options: BuildAppOptions): 
       await workspacesRoutes(v1 as App, context);
       await sessionsRoutes(v1 as App, context);
       await filesRoutes(v1 as App, context);
+      await chatRoutes(v1 as App, context);
+      await sessionStreamRoutes(v1 as App, context);
     },
     { prefix: '/api/v1' },
   );
@@ -93,19 +93,3 @@ export async function buildApp(context: HttpContext, options: BuildAppOptions): 
 
   return app as unknown as App;
 }
-
-function loggerOptions(level: string) {
-  return {
-    level,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.refresh_token'], remove: true },
-    serializers: {
-      // Stream tickets travel in the query string: never log their value.
-      req: (request: { method: string; url: string; id: string }) => ({
-        method: request.method,
-        url: request.url.replace(/([?&]ticket=)[^&]*/g, '$1[redacted]'),
-        request_id: request.id,
-      }),
-    },
-  };
-}
-

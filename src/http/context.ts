@@ -8,6 +8,9 @@ import type { Store } from '../store/store.js';
 import type { UploadsService } from '../uploads/service.js';
 import type { WorkspacesService } from '../workspaces/service.js';
 import type { SseSlots } from './sse-slots.js';
+import type { StreamDeps } from './streams.js';
+import type { RunManager } from '../agent/run-manager.js';
+import type { AttachmentResolver } from '../agent/attachments.js';
 
 export interface HealthReport {
   status: 'healthy' | 'degraded';
@@ -25,6 +28,9 @@ export interface HttpContext {
   sessions: SessionsService;
   uploads: UploadsService;
   sseSlots: SseSlots;
+  runs: RunManager;
+  streams: StreamDeps;
+  attachments: AttachmentResolver;
   /** True when `/api/*` accepts token-less requests as the local user. */
   localMode: boolean;
   localUserId: string;

@@ -117,6 +117,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('runs_session').on('runs').columns(['session_id', 'created_at']).execute();
         await db.schema.createIndex('runs_state').on('runs').columns(['state', 'created_at']).execute();
         await db.schema.createIndex('runs_user').on('runs').columns(['user_id', 'kind', 'created_at']).execute();
+        // At most one live run per session, enforced by the database so two processes cannot both start one.
+        await db.schema
+          .createIndex('runs_one_live_per_session')
+          .on('runs')
+          .column('session_id')
+          .unique()
+          .where(sql.ref('state'), 'in', sql`('running', 'waiting_approval')`)
+          .execute();
 
         await db.schema
           .createTable('messages')

@@ -52,7 +52,7 @@ export class TestEnvironment {
         '[data]',
         `dir = "${join(this.dir, 'data')}"`,
         '[log]',
-        'level = "silent"',
+        `level = "${process.env.TEST_LOG ?? 'silent'}"`,
         extraToml,
       ].join('\n'),
     );
@@ -63,7 +63,7 @@ export class TestEnvironment {
   async start(options: TestServerOptions = {}): Promise<TestServer> {
     const path = this.writeConfig(options.toml);
     const { config } = loadConfig({ path, env: options.env ?? {} });
-    const server = await startServer({ config, logger: false, env: options.env ?? {} });
+    const server = await startServer({ config, logger: process.env.TEST_LOG ? true : false, env: options.env ?? {} });
     return new TestServer(server.url, () => server.close(), server);
   }
 

@@ -1,6 +1,14 @@
 import { z } from 'zod';
+import { notFound } from '../../core/errors.js';
+import { toServiceFrame } from '../../events/projections.js';
+import { REPLAY_PAGE_SIZE, replayThenLive } from '../../events/stream.js';
 import { envelope } from '../../schemas/common.js';
+import type { RunRow } from '../../store/schema.js';
 import type { App, HttpContext } from '../context.js';
+import { requireIdentity } from '../request-auth.js';
+import { streamUserId } from '../stream-auth.js';
+import { lastEventId, openSse } from '../streams.js';
+import { streamQuery } from './session-stream.js';
 
 const tags = ['service-api'];
 
@@ -14,16 +22,159 @@ const healthData = z
   })
   .meta({ id: 'Health' });
 
+const taskSchema = z
+  .object({
+    task_id: z.string(),
+    session_id: z.string(),
+    status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+    prompt: z.string(),
+    created_at: z.number().int(),
+    started_at: z.number().int().nullable(),
+    finished_at: z.number().int().nullable(),
+  })
+  .meta({ id: 'Task' });
+
+const taskDetailsSchema = taskSchema.extend({ answer: z.string().nullable(), turns: z.number().int(), error: z.string().nullable() });
+
 /** Wraps Service API data in its `{success, data, error}` envelope. */
 export const ok = <T>(data: T) => ({ success: true as const, data, error: null });
 
+const unixSeconds = (iso: string | null) => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
+
+function presentTask(run: RunRow) {
+  const status = run.state === 'waiting_approval' ? 'running' : run.state;
+  return {
+    task_id: run.id,
+    session_id: run.session_id,
+    status: status as z.infer<typeof taskSchema>['status'],
+    prompt: run.prompt,
+    created_at: unixSeconds(run.created_at)!,
+    started_at: unixSeconds(run.started_at),
+    finished_at: unixSeconds(run.finished_at),
+  };
+}
+
 export async function serviceApiRoutes(app: App, context: HttpContext): Promise<void> {
+  const { runs, streams } = context;
   app.get(
     '/health',
     { schema: { tags, summary: 'Health check (no auth, no rate limit)', response: { 200: envelope(healthData) } }, config: { rateLimit: false, public: true } },
     async () => {
       const report = await context.health();
       return ok({ ...report, version: context.version, timestamp: Math.floor(Date.now() / 1000) });
+    },
+  );
+
+  app.post(
+    '/execute',
+    {
+      schema: {
+        tags,
+        summary: "Run a prompt on the caller's service session (queued FIFO behind a running task)",
+        body: z.object({ prompt: z.string().min(1).max(100_000) }),
+        response: { 200: envelope(z.object({ task_id: z.string(), status: z.enum(['started', 'queued']), timestamp: z.number().int() })) },
+      },
+    },
+    async (request) => {
+      const { run, status } = await runs.execute(requireIdentity(request).userId, request.body.prompt);
+      return ok({ task_id: run.id, status, timestamp: Math.floor(Date.now() / 1000) });
+    },
+  );
+
+  app.get(
+    '/status',
+    {
+      schema: {
+        tags,
+        summary: 'State of the caller’s service session',
+        response: {
+          200: envelope(
+            z.object({
+              session_id: z.string(),
+              is_running: z.boolean(),
+              state: z.enum(['Idle', 'Running', 'WaitingForApproval']),
+              queued: z.number().int(),
+              current_task_id: z.string().nullable(),
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => ok(await runs.serviceStatus(requireIdentity(request).userId)),
+  );
+
+  app.post(
+    '/cancel',
+    {
+      schema: {
+        tags,
+        summary: 'Cancel a task (default: the running one)',
+        body: z.object({ task_id: z.string().min(1).max(200).optional() }).nullish(),
+        response: { 200: envelope(z.object({ cancelled: z.boolean(), task_id: z.string().nullable() })) },
+      },
+    },
+    async (request) => ok(await runs.cancelTask(requireIdentity(request).userId, request.body?.task_id)),
+  );
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        tags,
+        summary: 'The caller’s Service API tasks, newest first',
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), offset: z.coerce.number().int().min(0).default(0) }),
+        response: { 200: envelope(z.object({ items: z.array(taskSchema), total: z.number().int() })) },
+      },
+    },
+    async (request) => {
+      const { items, total } = await context.store.runs.listForUser(requireIdentity(request).userId, 'execute', request.query.limit, request.query.offset);
+      return ok({ items: items.map(presentTask), total });
+    },
+  );
+
+  app.get(
+    '/tasks/:id',
+    { schema: { tags, summary: 'One task with its answer', params: z.object({ id: z.string().min(1).max(200) }), response: { 200: envelope(taskDetailsSchema) } } },
+    async (request) => {
+      const run = await context.store.runs.findById(request.params.id);
+      if (!run || run.user_id !== requireIdentity(request).userId || run.kind !== 'execute') throw notFound('Task');
+      return ok({ ...presentTask(run), answer: run.answer, turns: run.iterations, error: run.error });
+    },
+  );
+
+  app.get(
+    '/stream',
+    {
+      config: { public: true },
+      schema: { tags, summary: "Every event of the caller's sessions as unnamed `data:` frames typed by `type`; Last-Event-ID resumes", querystring: streamQuery },
+    },
+    async (request, reply) => {
+      const userId = await streamUserId(request, context.auth);
+      const cursor = lastEventId(request);
+      const after = cursor ?? (await context.store.events.maxId());
+      const visible = new Set(await context.store.sessions.idsVisibleTo(userId));
+      const invisible = new Set<string>();
+      const writer = openSse(context, streams, request, reply, await context.sseSlots.acquire(userId));
+      await replayThenLive({
+        writer,
+        subscribe: (listener) => streams.bus.subscribeAll(listener),
+        readPage: (from) => streams.log.listForUserAfter(userId, from, REPLAY_PAGE_SIZE),
+        cursorOf: (event) => event.id,
+        after,
+        write: async (event) => {
+          if (invisible.has(event.sessionId)) return false;
+          if (!visible.has(event.sessionId)) {
+            // A session created after the stream opened: check once, remember the answer.
+            const session = await context.store.sessions.findById(event.sessionId);
+            const member = session && (await context.store.workspaces.roleOf(session.workspace_id, userId));
+            (member ? visible : invisible).add(event.sessionId);
+            if (!member) return false;
+          }
+          const json = toServiceFrame(event);
+          if (json) writer.send(event.id, null, json);
+          return false;
+        },
+      });
     },
   );
 }

@@ -1,0 +1,163 @@
+import type { LogEventType } from '../events/types.js';
+import { conversationFromRows, fitToContext, toStoredToolCalls } from './conversation.js';
+import type { ChatMessage, ModelProvider, ToolCallRequest, ToolSpec, Usage } from './providers/types.js';
+import { ModelError } from './providers/types.js';
+import { RunFailure } from './run-failure.js';
+import type { MessageRow } from '../store/schema.js';
+
+/** What the loop needs from the tool registry. */
+export interface AgentTools {
+  /** Specs with wire-safe names, as the model must see them. */
+  specs(): ToolSpec[];
+  /** Product (dotted) name for a wire name; unknown names come back unchanged. */
+  fromWireName(wireName: string): string;
+  toWireName(name: string): string;
+  execute(name: string, rawArguments: string, signal: AbortSignal): Promise<{ output: string; success: boolean; durationMs: number; args: unknown }>;
+}
+
+/** Where the loop records what happens; implemented over the event log and the store. */
+export interface RunRecorder {
+  emit(type: LogEventType, data: Record<string, unknown>): Promise<void>;
+  /** High-volume deltas: ordered, but the loop does not wait for each commit. */
+  emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void;
+  saveMessage(message: { role: 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string }): Promise<void>;
+  saveProgress(iterations: number, usage: Usage): Promise<void>;
+}
+
+export interface LoopInput {
+  model: ModelProvider;
+  tools: AgentTools;
+  recorder: RunRecorder;
+  systemPrompt: string;
+  /** The session's stored messages, the new user message included. */
+  history: MessageRow[];
+  maxIterations: number;
+  signal: AbortSignal;
+  /** Progress already made before a restart. */
+  resumeFrom?: { iterations: number; usage: Usage };
+}
+
+export interface LoopResult {
+  content: string;
+  iterations: number;
+  usage: Usage;
+}
+
+const parseArgs = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw || '{}');
+  } catch {
+    return raw;
+  }
+};
+
+/**
+ * One run: stream the model, relay its reasoning and text, execute its tool calls, feed the
+ * results back, until it answers without tools. Every step is persisted before the next one
+ * starts, so a restarted server can pick the run up from the stored messages.
+ */
+export async function runAgentLoop(input: LoopInput): Promise<LoopResult> {
+  const { model, tools, recorder, signal } = input;
+  const conversation = conversationFromRows(input.history);
+  let iterations = input.resumeFrom?.iterations ?? 0;
+  const usage: Usage = { ...(input.resumeFrom?.usage ?? { inputTokens: 0, outputTokens: 0 }) };
+  const system: ChatMessage = { role: 'system', content: input.systemPrompt };
+
+  // A restart between a tool call and its result: finish the calls that have no result yet.
+  const unanswered = unansweredToolCalls(conversation);
+  if (unanswered.length > 0) await executeToolCalls(unanswered, iterations, conversation, input);
+
+  let finalContent = '';
+  for (;;) {
+    if (signal.aborted) throw signal.reason;
+    if (iterations >= input.maxIterations) {
+      throw new RunFailure('MAX_ITERATIONS', `Stopped after ${input.maxIterations} model calls without a final answer`);
+    }
+    iterations++;
+    const turn = await streamTurn(input, fitToContext(system, conversation, model.contextWindow), iterations, usage);
+    await recorder.saveMessage({
+      role: 'assistant',
+      content: turn.text,
+      ...(turn.toolCalls.length ? { tool_calls: JSON.stringify(toStoredToolCalls(turn.toolCalls)) } : {}),
+    });
+    await recorder.saveProgress(iterations, usage);
+    conversation.push({ role: 'assistant', content: turn.text, ...(turn.toolCalls.length ? { toolCalls: turn.toolCalls } : {}) });
+    if (turn.text) await recorder.emit('message_completed', { content: turn.text, iteration: iterations });
+    if (turn.toolCalls.length === 0) {
+      finalContent = turn.text;
+      break;
+    }
+    await executeToolCalls(turn.toolCalls, iterations, conversation, input);
+  }
+  return { content: finalContent, iterations, usage };
+}
+
+async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: number, usage: Usage) {
+  const { model, tools, recorder, signal } = input;
+  let text = '';
+  const toolCalls: ToolCallRequest[] = [];
+  try {
+    for await (const event of model.stream({ messages: toWire(messages, tools), tools: tools.specs(), signal })) {
+      switch (event.type) {
+        case 'text':
+          text += event.text;
+          recorder.emitDelta('content', { text: event.text, iteration });
+          break;
+        case 'reasoning':
+          recorder.emitDelta('thinking', { iteration, reasoning: event.text });
+          break;
+        case 'tool_call':
+          toolCalls.push({ ...event.call, name: tools.fromWireName(event.call.name) });
+          break;
+        case 'usage':
+          usage.inputTokens += event.usage.inputTokens;
+          usage.outputTokens += event.usage.outputTokens;
+          break;
+        case 'finish':
+          break;
+      }
+    }
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    if (error instanceof ModelError) throw new RunFailure('MODEL_ERROR', error.message);
+    throw error;
+  }
+  return { text, toolCalls };
+}
+
+async function executeToolCalls(calls: ToolCallRequest[], iteration: number, conversation: ChatMessage[], input: LoopInput) {
+  const { tools, recorder, signal } = input;
+  for (const call of calls) {
+    if (signal.aborted) throw signal.reason;
+    await recorder.emit('tool_call', { tool: call.name, args: parseArgs(call.arguments), call_id: call.id, iteration });
+    const result = await tools.execute(call.name, call.arguments, signal);
+    if (signal.aborted) throw signal.reason;
+    await recorder.saveMessage({ role: 'tool', content: result.output, tool_call_id: call.id });
+    conversation.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result.output });
+    await recorder.emit('tool_result', {
+      tool: call.name,
+      result: result.output,
+      success: result.success,
+      call_id: call.id,
+      duration_ms: result.durationMs,
+    });
+  }
+}
+
+function unansweredToolCalls(conversation: ChatMessage[]): ToolCallRequest[] {
+  const last = [...conversation].reverse().find((message) => message.role === 'assistant');
+  if (!last || last.role !== 'assistant' || !last.toolCalls?.length) return [];
+  const answered = new Set(conversation.filter((message) => message.role === 'tool').map((message) => (message as { toolCallId: string }).toolCallId));
+  return last.toolCalls.filter((call) => !answered.has(call.id));
+}
+
+/** Tool names inside the conversation are dotted; the wire needs the model-safe form. */
+function toWire(messages: ChatMessage[], tools: AgentTools): ChatMessage[] {
+  return messages.map((message) => {
+    if (message.role === 'assistant' && message.toolCalls) {
+      return { ...message, toolCalls: message.toolCalls.map((call) => ({ ...call, name: tools.toWireName(call.name) })) };
+    }
+    if (message.role === 'tool') return { ...message, name: tools.toWireName(message.name) };
+    return message;
+  });
+}

@@ -1,0 +1,53 @@
+import { isoNow, newId } from '../core/ids.js';
+import type { EventLog } from '../events/log.js';
+import type { LogEventType } from '../events/types.js';
+import type { Store } from '../store/store.js';
+import type { RunRecorder } from './loop.js';
+import type { Usage } from './providers/types.js';
+
+/** Records a run's steps in the event log and the store; every event payload carries `run_id`. */
+export class StoreRunRecorder implements RunRecorder {
+  private deltaFailure: unknown = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: EventLog,
+    readonly sessionId: string,
+    readonly runId: string,
+  ) {}
+
+  async emit(type: LogEventType, data: Record<string, unknown>): Promise<void> {
+    this.throwIfDeltaFailed();
+    await this.log.append(this.sessionId, this.runId, type, { ...data, run_id: this.runId });
+  }
+
+  emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void {
+    this.log.append(this.sessionId, this.runId, type, { ...data, run_id: this.runId }).catch((error) => {
+      this.deltaFailure ??= error;
+    });
+  }
+
+  async saveMessage(message: { role: 'user' | 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string }): Promise<void> {
+    this.throwIfDeltaFailed();
+    await this.store.messages.append([
+      {
+        id: newId(),
+        session_id: this.sessionId,
+        run_id: this.runId,
+        role: message.role,
+        content: message.content,
+        tool_calls: message.tool_calls ?? null,
+        tool_call_id: message.tool_call_id ?? null,
+        created_at: isoNow(),
+      },
+    ]);
+  }
+
+  async saveProgress(iterations: number, usage: Usage): Promise<void> {
+    await this.store.runs.update(this.runId, { iterations, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens });
+  }
+
+  private throwIfDeltaFailed(): void {
+    if (this.deltaFailure) throw this.deltaFailure;
+  }
+}

@@ -1,0 +1,341 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { conflict, notFound, unavailable } from '../core/errors.js';
+import { isoNow, newId } from '../core/ids.js';
+import type { EventLog } from '../events/log.js';
+import type { RunControl } from '../sessions/run-control.js';
+import type { SessionsService } from '../sessions/service.js';
+import type { SessionDirectories } from '../sessions/workspace-dir.js';
+import type { RunRow, SessionRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { runAgentLoop } from './loop.js';
+import type { AgentProfile } from './profiles.js';
+import type { BuiltProviders } from './providers/from-config.js';
+import { StoreRunRecorder } from './recorder.js';
+import { RunFailure } from './run-failure.js';
+import { bindTools } from './workspace-tools.js';
+
+export interface RunManagerDeps {
+  store: Store;
+  log: EventLog;
+  models: BuiltProviders;
+  tools: ToolRegistry;
+  profiles: Map<string, AgentProfile>;
+  sessions: SessionsService;
+  directories: SessionDirectories;
+  config: Config['agent'];
+  toolPolicy: Config['tools']['policy'];
+  logger: FastifyBaseLogger;
+}
+
+interface ActiveRun {
+  sessionId: string;
+  controller: AbortController;
+  finished: Promise<void>;
+}
+
+/** Aborting with this leaves the run resumable: the next start picks it up. */
+class ShutdownSignal extends Error {
+  constructor() {
+    super('server shutting down');
+  }
+}
+
+export type ServiceState = 'Idle' | 'Running' | 'WaitingForApproval';
+
+/**
+ * Owns the runs of this process: starts them (one live run per session, further Service API
+ * tasks queued FIFO), stops them, and on start-up resumes whatever a previous process left.
+ */
+export class RunManager implements RunControl {
+  private readonly active = new Map<string, ActiveRun>();
+  /** Serializes start decisions per session within this process; the database index guards across processes. */
+  private readonly sessionLocks = new Map<string, Promise<unknown>>();
+  private shuttingDown = false;
+
+  constructor(private readonly deps: RunManagerDeps) {}
+
+  /** Starts a chat run now, or 409 when the session already has one running or queued. */
+  async startChat(userId: string, session: SessionRow, content: string): Promise<{ run: RunRow; startSeq: number }> {
+    this.refuseWhileShuttingDown();
+    return this.withSessionLock(session.id, async () => {
+      if ((await this.deps.store.runs.findLive(session.id)) || (await this.deps.store.runs.listQueued(session.id)).length > 0) {
+        throw conflict('The session already has an active run');
+      }
+      const run = this.newRun(userId, session.id, 'chat', content, 'running');
+      try {
+        await this.deps.store.runs.create(run);
+      } catch (error) {
+        if (await this.deps.store.runs.findLive(session.id)) throw conflict('The session already has an active run');
+        throw error;
+      }
+      const startSeq = await this.begin(run);
+      return { run, startSeq };
+    });
+  }
+
+  /** Service API task: runs now on the user's service session, or queues behind the current one. */
+  async execute(userId: string, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
+    this.refuseWhileShuttingDown();
+    const session = await this.serviceSession(userId);
+    return this.withSessionLock(session.id, async () => {
+      const busy = Boolean(await this.deps.store.runs.findLive(session.id)) || (await this.deps.store.runs.listQueued(session.id)).length > 0;
+      const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
+      await this.deps.store.runs.create(run);
+      if (busy) return { run, status: 'queued' as const };
+      await this.begin(run);
+      return { run, status: 'started' as const };
+    });
+  }
+
+  async serviceSession(userId: string): Promise<SessionRow> {
+    return this.withSessionLock(`service:${userId}`, async () => {
+      const existing = await this.deps.store.sessions.findServiceSession(userId);
+      if (existing) return existing;
+      const workspace = await this.deps.store.workspaces.defaultFor(userId);
+      if (!workspace) throw notFound('Default workspace');
+      const created = await this.deps.sessions.create(userId, { workspace_id: workspace.id, title: 'Service API' }, 'service');
+      return (await this.deps.store.sessions.findById(created.id))!;
+    });
+  }
+
+  async serviceStatus(userId: string) {
+    const session = await this.serviceSession(userId);
+    const live = await this.deps.store.runs.findLive(session.id);
+    const queued = await this.deps.store.runs.listQueued(session.id);
+    const state: ServiceState = !live ? 'Idle' : live.state === 'waiting_approval' ? 'WaitingForApproval' : 'Running';
+    return { session_id: session.id, is_running: Boolean(live), state, queued: queued.length, current_task_id: live?.id ?? null };
+  }
+
+  /** Cancels one task (default: the running one) of the user's service session. */
+  async cancelTask(userId: string, taskId?: string): Promise<{ cancelled: boolean; task_id: string | null }> {
+    const session = await this.serviceSession(userId);
+    const run = taskId ? await this.deps.store.runs.findById(taskId) : await this.deps.store.runs.findLive(session.id);
+    if (taskId && (!run || run.user_id !== userId || run.kind !== 'execute')) throw notFound('Task');
+    if (!run) return { cancelled: false, task_id: null };
+    if (run.state === 'queued') {
+      const cancelled = await this.deps.store.runs.transition(run.id, ['queued'], { state: 'cancelled', error_code: 'CANCELLED', error: 'Cancelled before it started', finished_at: isoNow() });
+      return { cancelled, task_id: run.id };
+    }
+    return { cancelled: await this.stopRun(run.id), task_id: run.id };
+  }
+
+  /** RunControl: cancels queued runs and the live run of a session. */
+  async stopSession(sessionId: string, _reason: string): Promise<boolean> {
+    let stopped = false;
+    for (const queued of await this.deps.store.runs.listQueued(sessionId)) {
+      stopped = (await this.deps.store.runs.transition(queued.id, ['queued'], { state: 'cancelled', error_code: 'CANCELLED', error: 'Cancelled before it started', finished_at: isoNow() })) || stopped;
+    }
+    const live = await this.deps.store.runs.findLive(sessionId);
+    if (live) stopped = (await this.stopRun(live.id)) || stopped;
+    return stopped;
+  }
+
+  /** Aborts a live run and waits (bounded) until it has recorded its end. */
+  private async stopRun(runId: string): Promise<boolean> {
+    const active = this.active.get(runId);
+    if (active) {
+      active.controller.abort(new RunFailure('CANCELLED', 'Stopped by the user'));
+      await Promise.race([active.finished, new Promise((resolve) => setTimeout(resolve, 1500).unref())]);
+      return true;
+    }
+    // A run paused for approval (or orphaned) has no loop here: end it directly.
+    const run = await this.deps.store.runs.findById(runId);
+    if (!run || !['running', 'waiting_approval'].includes(run.state)) return false;
+    await this.finishFailed(run, new RunFailure('CANCELLED', 'Stopped by the user'), Date.parse(run.started_at ?? run.created_at));
+    return true;
+  }
+
+  /** Resumes runs a previous process left live, then starts queued ones. */
+  async recover(): Promise<void> {
+    const unfinished = await this.deps.store.runs.listUnfinished();
+    for (const run of unfinished.filter((candidate) => candidate.state === 'running')) {
+      this.deps.logger.warn({ run_id: run.id, session_id: run.session_id }, 'resuming a run interrupted by a restart');
+      await this.deps.log.append(run.session_id, run.id, 'status', { run_id: run.id, state: 'running', resumed: true });
+      this.launch(run, true);
+    }
+    const queuedSessions = new Set(unfinished.filter((candidate) => candidate.state === 'queued').map((candidate) => candidate.session_id));
+    for (const sessionId of queuedSessions) await this.startNext(sessionId);
+  }
+
+  /** Stops every loop without ending its run, so the next process resumes it. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const running = [...this.active.values()];
+    for (const active of running) active.controller.abort(new ShutdownSignal());
+    await Promise.all(running.map((active) => active.finished));
+    await this.deps.log.drain();
+  }
+
+  private refuseWhileShuttingDown(): void {
+    if (this.shuttingDown) throw unavailable('The server is shutting down; retry shortly');
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  private newRun(userId: string, sessionId: string, kind: 'chat' | 'execute', prompt: string, state: 'running' | 'queued'): RunRow {
+    const now = isoNow();
+    return {
+      id: newId(),
+      session_id: sessionId,
+      user_id: userId,
+      kind,
+      state,
+      prompt,
+      input: null,
+      answer: null,
+      error: null,
+      error_code: null,
+      iterations: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      checkpoint: null,
+      owner_id: null,
+      lease_expires_at: null,
+      created_at: now,
+      started_at: state === 'running' ? now : null,
+      finished_at: null,
+    };
+  }
+
+  /** Records the start of a run (session running, run_started, the user message) and launches it. */
+  private async begin(run: RunRow): Promise<number> {
+    const now = isoNow();
+    await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: now });
+    const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
+    const started = await this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt });
+    await recorder.saveMessage({ role: 'user', content: run.prompt });
+    await recorder.emit('user_message', { content: run.prompt });
+    this.launch(run, false);
+    return started.seq;
+  }
+
+  private launch(run: RunRow, resumed: boolean): void {
+    const controller = new AbortController();
+    const timeout = setTimeout(
+      () => controller.abort(new RunFailure('TIMEOUT', `Run exceeded run_timeout_s (${this.deps.config.run_timeout_s} s)`)),
+      this.deps.config.run_timeout_s * 1000,
+    );
+    timeout.unref();
+    const finished = this.runLoop(run, controller.signal, resumed)
+      .catch((error) => this.deps.logger.error({ err: error, run_id: run.id }, 'run bookkeeping failed'))
+      .finally(() => {
+        clearTimeout(timeout);
+        this.active.delete(run.id);
+        if (!this.shuttingDown) void this.startNext(run.session_id).catch((error) => this.deps.logger.error({ err: error }, 'could not start the next queued run'));
+      });
+    this.active.set(run.id, { sessionId: run.session_id, controller, finished });
+  }
+
+  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean): Promise<void> {
+    const { store, config } = this.deps;
+    const startedAt = Date.parse(run.started_at ?? isoNow());
+    const recorder = new StoreRunRecorder(store, this.deps.log, run.session_id, run.id);
+    try {
+      const session = await store.sessions.findById(run.session_id);
+      if (!session) return;
+      const profile = this.deps.profiles.get(session.task_type) ?? this.deps.profiles.get('general')!;
+      const workspaceDir = await this.deps.directories.ensure(run.session_id);
+      const tools = bindTools({
+        registry: this.deps.tools,
+        store,
+        recorder,
+        sessionId: run.session_id,
+        runId: run.id,
+        workspaceDir,
+        timeoutMs: config.tool_timeout_s * 1000,
+        maxResultChars: config.tool_result_max_chars,
+        allowed: profile.tools,
+      });
+      const result = await runAgentLoop({
+        model: profile.model ? this.deps.models.modelFor(profile.model) : this.deps.models.model,
+        tools,
+        recorder,
+        systemPrompt: profile.systemPrompt,
+        history: await store.messages.all(run.session_id),
+        maxIterations: profile.maxIterations ?? config.max_iterations,
+        signal,
+        resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,
+      });
+      const finishedAt = isoNow();
+      const durationMs = Date.now() - startedAt;
+      const won = await store.runs.transition(run.id, ['running'], {
+        state: 'completed',
+        answer: result.content,
+        iterations: result.iterations,
+        input_tokens: result.usage.inputTokens,
+        output_tokens: result.usage.outputTokens,
+        finished_at: finishedAt,
+      });
+      if (!won) return;
+      await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
+      await this.settleSessionStatus(run.session_id, 'completed');
+      const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
+      await recorder.emit('done', {
+        message: 'Task completed',
+        content: result.content,
+        artifacts,
+        usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
+        iterations: result.iterations,
+        duration_ms: durationMs,
+      });
+      await recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs });
+    } catch (error) {
+      if (error instanceof ShutdownSignal) return;
+      await this.finishFailed(run, error, startedAt);
+    }
+  }
+
+  private async finishFailed(run: RunRow, error: unknown, startedAt: number): Promise<void> {
+    const { store } = this.deps;
+    const failure = error instanceof RunFailure ? error : new RunFailure('INTERNAL_ERROR', 'The run failed unexpectedly');
+    if (!(error instanceof RunFailure)) this.deps.logger.error({ err: error, run_id: run.id }, 'run failed');
+    const cancelled = failure.code === 'CANCELLED';
+    const current = await store.runs.findById(run.id);
+    const won = await store.runs.transition(run.id, ['running', 'waiting_approval'], {
+      state: cancelled ? 'cancelled' : 'failed',
+      error: failure.message,
+      error_code: failure.code,
+      finished_at: isoNow(),
+    });
+    if (!won) return;
+    await this.deps.log.drain();
+    await store.sessions.addUsage(run.session_id, Number(current?.input_tokens ?? 0), Number(current?.output_tokens ?? 0), isoNow());
+    await this.settleSessionStatus(run.session_id, cancelled ? 'completed' : 'error');
+    const durationMs = Date.now() - startedAt;
+    const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) =>
+      this.deps.log.append(run.session_id, run.id, type, { ...data, run_id: run.id });
+    await emit('error', { message: failure.message, code: failure.code });
+    await emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs });
+  }
+
+  /** A session shows `running` while it has a live or queued run; otherwise the last run's outcome. */
+  private async settleSessionStatus(sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
+    const queued = await this.deps.store.runs.listQueued(sessionId);
+    await this.deps.store.sessions.update(sessionId, { status: queued.length > 0 ? 'running' : outcome, updated_at: isoNow() });
+  }
+
+  private async startNext(sessionId: string): Promise<void> {
+    await this.withSessionLock(sessionId, async () => {
+      if (await this.deps.store.runs.findLive(sessionId)) return;
+      const [next] = await this.deps.store.runs.listQueued(sessionId);
+      if (!next) return;
+      const startedAt = isoNow();
+      if (!(await this.deps.store.runs.transition(next.id, ['queued'], { state: 'running', started_at: startedAt }))) return;
+      await this.begin({ ...next, state: 'running', started_at: startedAt });
+    });
+  }
+
+  private withSessionLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.sessionLocks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.sessionLocks.set(key, next);
+    void next.finally(() => {
+      if (this.sessionLocks.get(key) === next) this.sessionLocks.delete(key);
+    }).catch(() => {});
+    return next;
+  }
+}

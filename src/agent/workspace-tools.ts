@@ -1,0 +1,62 @@
+import { stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { isoNow, newId } from '../core/ids.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { Store } from '../store/store.js';
+import { presentArtifact } from '../sessions/service.js';
+import type { AgentTools, RunRecorder } from './loop.js';
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  '.md': 'text/markdown',
+  '.txt': 'text/plain',
+  '.json': 'application/json',
+  '.html': 'text/html',
+  '.csv': 'text/csv',
+  '.py': 'text/x-python',
+  '.ts': 'text/plain',
+  '.js': 'text/javascript',
+  '.pdf': 'application/pdf',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+};
+
+export const mimeTypeOf = (path: string): string => MIME_BY_EXTENSION[extname(path).toLowerCase()] ?? 'application/octet-stream';
+
+/** The registry bound to one run: its workspace directory, its signal, and artifact recording. */
+export function bindTools(options: {
+  registry: ToolRegistry;
+  store: Store;
+  recorder: RunRecorder;
+  sessionId: string;
+  runId: string;
+  workspaceDir: string;
+  timeoutMs: number;
+  maxResultChars: number;
+  allowed?: string[];
+}): AgentTools {
+  const { registry, store, recorder, sessionId, runId, workspaceDir } = options;
+  const onFileWritten = async (relativePath: string) => {
+    const info = await stat(join(workspaceDir, relativePath));
+    const now = isoNow();
+    const artifact = await store.artifacts.upsert({
+      id: newId(),
+      session_id: sessionId,
+      run_id: runId,
+      name: basename(relativePath),
+      path: relativePath,
+      mime_type: mimeTypeOf(relativePath),
+      size: info.size,
+      created_at: now,
+      updated_at: now,
+    });
+    await recorder.emit('artifact', presentArtifact(artifact));
+  };
+  return {
+    specs: () => registry.specs(options.allowed),
+    fromWireName: (wireName) => registry.fromWireName(wireName),
+    toWireName: (name) => registry.wireName(name),
+    execute: (name, rawArguments, signal) =>
+      registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars }),
+  };
+}

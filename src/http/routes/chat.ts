@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { errorBody, idParams } from '../../schemas/common.js';
+import { streamSession } from '../../events/stream.js';
+import { toNamedFrame } from '../../events/projections.js';
+import type { App, HttpContext } from '../context.js';
+import { requireIdentity } from '../request-auth.js';
+import { openSse } from '../streams.js';
+
+const tags = ['chat'];
+const security = [{ bearer: [] }];
+
+const attachment = z.union([
+  z.object({ file_id: z.string().min(1).max(200) }),
+  z.object({ type: z.enum(['image', 'document']), url: z.string().startsWith('data:').max(15_000_000), name: z.string().max(255).optional() }),
+]);
+
+export const chatMessageBody = z.object({
+  content: z.string().min(1).max(100_000),
+  attachments: z.array(attachment).max(10).optional(),
+});
+
+export async function chatRoutes(app: App, context: HttpContext): Promise<void> {
+  const { runs, streams, attachments } = context;
+  app.post(
+    '/chat/:id/message',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Send a message: starts a run and answers with its SSE stream (thinking, tool_call, tool_result, content, done, error)',
+        params: idParams,
+        body: chatMessageBody,
+        response: { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 429: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = requireIdentity(request);
+      const session = await context.sessions.requireAccess(userId, request.params.id);
+      const prompt = await attachments.buildPrompt(userId, request.body.content, request.body.attachments ?? []);
+      // Take the stream slot before starting, so a refused stream never leaves an unwatched run behind.
+      const release = await context.sseSlots.acquire(userId);
+      let started;
+      try {
+        started = await runs.startChat(userId, session, prompt);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      const writer = openSse(context, streams, request, reply, release);
+      await streamSession(streams.log, streams.bus, writer, session.id, started.startSeq - 1, (event) => {
+        if (event.runId !== started.run.id) return false;
+        const frame = toNamedFrame(event);
+        if (frame) writer.send(event.seq, frame.event, frame.json);
+        return event.type === 'done' || event.type === 'error';
+      });
+    },
+  );
+
+  app.post(
+    '/chat/:id/stop',
+    { schema: { tags, security, summary: 'Cancel the active run', params: idParams, response: { 200: z.object({ stopped: z.boolean() }), 401: errorBody, 403: errorBody, 404: errorBody } } },
+    async (request) => {
+      const { userId } = requireIdentity(request);
+      const session = await context.sessions.requireAccess(userId, request.params.id);
+      return { stopped: await runs.stopSession(session.id, 'stopped by user') };
+    },
+  );
+}

@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+import type { ToolPolicy } from '../config/schema.js';
+
+export type { ToolPolicy };
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+export interface ToolContext {
+  sessionId: string;
+  runId: string;
+  /** Absolute path of the session workspace; it exists. */
+  workspaceDir: string;
+  /** Aborted when the run is cancelled or the tool exceeds its time limit. */
+  signal: AbortSignal;
+  /** Called when a tool creates or changes a file in the workspace, with its workspace-relative path. */
+  onFileWritten?(relativePath: string): Promise<void> | void;
+}
+
+export interface ToolResult {
+  output: string;
+  success: boolean;
+}
+
+/** What an approval request shows a human, e.g. `{ operation: 'file_write', description: 'Write 12 bytes to notes.txt' }`. */
+export interface ToolOperationDescription {
+  operation: string;
+  description: string;
+}
+
+/**
+ * A tool the agent can call. `Args` is the parsed (zod output) argument type; the registry
+ * validates raw model arguments against `inputSchema` before calling `risk`, `describe` or `execute`.
+ */
+export interface Tool<Args = unknown> {
+  /** Dotted product name, e.g. `file_read` or `mcp.server.tool`; the registry derives the wire name. */
+  name: string;
+  description: string;
+  inputSchema: z.ZodType<Args>;
+  /**
+   * JSON Schema shown to the model instead of one derived from `inputSchema`, for tools whose
+   * schema arrives as JSON Schema already (MCP) and would lose detail through zod.
+   */
+  parametersJsonSchema?: Record<string, unknown>;
+  defaultPolicy: ToolPolicy;
+  risk(args: Args): RiskLevel;
+  describe(args: Args): ToolOperationDescription;
+  execute(args: Args, ctx: ToolContext): Promise<ToolResult>;
+}
