@@ -1,0 +1,13 @@
+/** TOML that points the server at a loopback fake model (no API key needed on loopback). */
+export function fakeProviderToml(baseUrl: string, options: { type?: 'openai-compatible' | 'anthropic'; extra?: string } = {}): string {
+  return [
+    '[providers.fake]',
+    `type = "${options.type ?? 'openai-compatible'}"`,
+    `base_url = "${baseUrl}"`,
+    'model = "fake-model"',
+    'max_retry_s = 5',
+    '[model]',
+    'default = "fake"',
+    options.extra ?? '',
+  ].join('\n');
+}
