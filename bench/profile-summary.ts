@@ -1,0 +1,107 @@
+/**
+ * Summarises a V8 .cpuprofile (from `node --cpu-prof`, e.g. the server started by
+ * `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/profiles" npm run bench`):
+ *   - self time by function (file:line)
+ *   - self time charged to the nearest project frame (src/ or dist/) on the stack, so time spent
+ *     inside libraries (kysely, better-sqlite3, fastify, undici) lands on the line that called them
+ *   - inclusive time of project functions
+ *
+ *   node --import tsx bench/profile-summary.ts bench/profiles/CPU.*.cpuprofile [top=25]
+ */
+import { readFileSync } from 'node:fs';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const [path, topArg] = process.argv.slice(2);
+if (!path) {
+  console.error('usage: profile-summary.ts <file.cpuprofile> [top]');
+  process.exit(2);
+}
+const top = Number(topArg ?? 25);
+const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+const selfUs = new Map<number, number>();
+profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+const totalUs = [...selfUs.values()].reduce((sum, value) => sum + value, 0);
+
+const shortUrl = (url: string): string => {
+  const path = url.replace(/^file:\/\//, '');
+  if (path.includes('/node_modules/')) return path.replace(/^.*\/node_modules\//, '');
+  return path.replace(/^.*\/(dist|src)\//, '$1/');
+};
+const label = (frame: CallFrame): string => {
+  const where = frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : '(native)';
+  return `${frame.functionName || '(anonymous)'} ${where}`;
+};
+const isProject = (frame: CallFrame): boolean => /\/(dist|src)\//.test(frame.url) && !frame.url.includes('node_modules');
+
+const bump = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
+const selfByFunction = new Map<string, number>();
+const chargedToProject = new Map<string, number>();
+const inclusiveProject = new Map<string, number>();
+const byPackage = new Map<string, number>();
+
+for (const [id, us] of selfUs) {
+  const node = byId.get(id)!;
+  bump(selfByFunction, label(node.callFrame), us);
+  const url = node.callFrame.url;
+  const pkg = url.includes('node_modules/')
+    ? url.replace(/^.*node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')
+    : url.startsWith('node:')
+      ? 'node: (core)'
+      : isProject(node.callFrame)
+        ? 'project (dist/)'
+        : node.callFrame.functionName.startsWith('(') ? node.callFrame.functionName : '(native/vm)';
+  bump(byPackage, pkg, us);
+  // Walk up: nearest project frame gets the self time; every distinct project frame gets inclusive.
+  let charged = false;
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const frame = byId.get(at)!.callFrame;
+    if (!isProject(frame)) continue;
+    const key = label(frame);
+    if (!charged) {
+      bump(chargedToProject, key, us);
+      charged = true;
+    }
+    if (!seen.has(key)) {
+      seen.add(key);
+      bump(inclusiveProject, key, us);
+    }
+  }
+  if (!charged) bump(chargedToProject, `(no project frame) ${label(node.callFrame)}`, us);
+}
+
+const print = (title: string, map: Map<string, number>) => {
+  console.log(`\n## ${title}\n`);
+  for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${key}`);
+  }
+};
+
+console.log(`profile: ${path}; sampled ${(totalUs / 1000).toFixed(0)} ms over ${((profile.endTime - profile.startTime) / 1000).toFixed(0)} ms wall`);
+print('Self time by package', byPackage);
+print('Self time by function', selfByFunction);
+print('Self time charged to the nearest project frame', chargedToProject);
+print('Inclusive time of project functions', inclusiveProject);
