@@ -93,3 +93,14 @@ export function sampleMemory(pid: number, intervalMs = 50): { stop(): { peakRss:
     },
   };
 }
+
+/** Bytes the process passed to write()-family syscalls (sockets and files: wchar) and to storage (write_bytes). */
+export function readIo(pid: number): { wchar: number; syscw: number; writeBytes: number } | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return { wchar: field('wchar'), syscw: field('syscw'), writeBytes: field('write_bytes') };
+  } catch {
+    return null;
+  }
+}

@@ -42,7 +42,7 @@ import { CLI_PATH } from '../test/support/cli.js';
 import { TEST_DATABASE } from '../test/support/database.js';
 import { apiClient, type Api } from '../test/support/http.js';
 import { registerUser, TestEnvironment } from '../test/support/server.js';
-import { cpuDeltaMs, readCpu, sampleMemory } from './proc.js';
+import { cpuDeltaMs, readCpu, readIo, sampleMemory } from './proc.js';
 import { agent, runStream, type RunResult } from './sse-client.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -279,6 +279,10 @@ interface Sample {
   hwm: number;
   hwmReset: boolean;
   tokPerSec: number;
+  /** write()-syscall bytes (sockets + files) and storage write_bytes per 1000 tokens, KB. */
+  wcharKbPer1k: number;
+  diskKbPer1k: number;
+  syscwPer1k: number;
   wallMs: number;
   tokens: number;
   failures: string[];
@@ -307,17 +311,21 @@ async function measure(target: Target, fake: FakeModel, mode: Mode, concurrency:
   await delay(SETTLE_MS); // let set-up work finish before the CPU window opens
   const memory = sampleMemory(target.pid);
   const cpuBefore = readCpu(target.pid);
+  const ioBefore = readIo(target.pid);
   const startedAt = performance.now();
   const results: RunResult[] = await Promise.all(
     specs.map((spec) => runStream(spec.url, { token: spec.token, body: spec.body, expectedTokens: tokens, timeoutMs: settings.runTimeoutMs })),
   );
   const wallMs = performance.now() - startedAt;
+  const received = results.reduce((sum, result) => sum + result.contentCount, 0);
   await delay(SETTLE_MS);
   const cpuAfter = readCpu(target.pid);
+  const ioAfter = readIo(target.pid);
   const mem = memory.stop();
+  const perK = (before: number | undefined, after: number | undefined, unit = 1) =>
+    before === undefined || after === undefined || received === 0 ? Number.NaN : (after - before) / unit / (received / 1000);
 
   const latencies = results.flatMap((result) => result.latencies);
-  const received = results.reduce((sum, result) => sum + result.contentCount, 0);
   const cpuMs = cpuDeltaMs(cpuBefore, cpuAfter);
   const failures = results.flatMap((result, index) => result.problems.map((problem) => `run ${index + 1}/${concurrency}: ${problem}`));
   return {
@@ -330,6 +338,9 @@ async function measure(target: Target, fake: FakeModel, mode: Mode, concurrency:
     hwm: mem.hwm,
     hwmReset: mem.hwmReset,
     tokPerSec: received / (wallMs / 1000),
+    wcharKbPer1k: perK(ioBefore?.wchar, ioAfter?.wchar, 1024),
+    diskKbPer1k: perK(ioBefore?.writeBytes, ioAfter?.writeBytes, 1024),
+    syscwPer1k: perK(ioBefore?.syscw, ioAfter?.syscw),
     wallMs,
     tokens: received,
     failures,
@@ -359,13 +370,16 @@ function aggregate(samples: Sample[]) {
     peakRss: Math.max(...samples.map((sample) => sample.peakRss)),
     hwm: Math.max(...samples.map((sample) => sample.hwm)),
     tokPerSec: pick('tokPerSec'),
+    wcharKbPer1k: pick('wcharKbPer1k'),
+    diskKbPer1k: pick('diskKbPer1k'),
+    syscwPer1k: pick('syscwPer1k'),
   };
 }
 
 function renderTable(rows: Row[]): string {
   const lines = [
-    '| scenario | target | tokens/run | TTFT p50 ms | token lat p50 ms | token lat p99 ms | CPU ms / 1k tok | peak RSS MB (sampled / HWM) | tokens/s | CPU × floor | p99 × floor |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | target | tokens/run | TTFT p50 ms | token lat p50 ms | token lat p99 ms | CPU ms / 1k tok | peak RSS MB (sampled / HWM) | tokens/s | write() KB / 1k tok | disk KB / 1k tok | CPU × floor | p99 × floor |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const mode of settings.modes) {
     for (const concurrency of settings.concurrency) {
@@ -388,6 +402,8 @@ function renderTable(rows: Row[]): string {
             fmt(stats.cpuPer1k),
             `${mb(stats.peakRss)} / ${mb(stats.hwm)}`,
             fmt(stats.tokPerSec, 0),
+            fmt(stats.wcharKbPer1k, 0),
+            fmt(stats.diskKbPer1k, 0),
             target === 'floor' ? '1.00×' : ratio(stats.cpuPer1k, floor?.cpuPer1k),
             target === 'floor' ? '1.00×' : ratio(stats.latP99, floor?.latP99),
             '',
@@ -475,7 +491,7 @@ async function main(): Promise<number> {
             `rep ${rep}/${settings.repeat}  ${scenarioName(mode, concurrency).padEnd(12)} ${target.name.padEnd(10)} ` +
               `${String(sample.tokens).padStart(6)} tok in ${fmt(sample.wallMs, 0).padStart(5)} ms  ttft ${fmt(sample.ttftMs).padStart(6)} ms  ` +
               `lat p50/p99 ${fmt(sample.latP50, 2)}/${fmt(sample.latP99, 2)} ms  cpu ${fmt(sample.cpuMs, 0)} ms (${fmt(sample.cpuPer1k)}/1k)  ` +
-              `rss ${mb(sample.peakRss)} MB${sample.failures.length ? `  FAILURES: ${sample.failures.length}` : ''}`,
+              `rss ${mb(sample.peakRss)} MB  write() ${fmt(sample.wcharKbPer1k, 0)} KB/1k in ${fmt(sample.syscwPer1k, 0)} calls/1k${sample.failures.length ? `  FAILURES: ${sample.failures.length}` : ''}`,
           );
         }
       }
@@ -493,7 +509,8 @@ async function main(): Promise<number> {
     'burst, meaningful as relay latency only in paced mode. CPU = the target process alone (all threads, /proc/<pid>/task/*/schedstat),',
     `from the first request to ${SETTLE_MS} ms after the last \`done\`, per 1000 tokens delivered; session creation is excluded, run`,
     'bookkeeping is included. With PostgreSQL the database\'s own CPU is not counted. Peak RSS = max of VmRSS sampled every 50 ms /',
-    `VmHWM. ${hwmNote} tokens/s = tokens delivered / scenario wall time. Ratios = tokendance / floor.`,
+    `VmHWM. ${hwmNote} tokens/s = tokens delivered / scenario wall time. write() KB = /proc/<pid>/io wchar (socket and
+file writes), disk KB = write_bytes (what reached the storage layer; the floor writes only to sockets). Ratios = tokendance / floor.`,
     `Total bench time: ${fmt((performance.now() - benchStarted) / 1000, 0)} s.`,
   ].join('\n');
   const failureText = allFailures.length

@@ -17,6 +17,7 @@ import { AttachmentResolver } from './agent/attachments.js';
 import { RunManager } from './agent/run-manager.js';
 import { LocalEventBus } from './events/bus.js';
 import { EventLog } from './events/log.js';
+import { COMPACTABLE_TYPES } from './events/types.js';
 import { SseRegistry, type StreamDeps } from './http/streams.js';
 import { createBuiltinTools } from './tools/builtin.js';
 import { ToolRegistry } from './tools/registry.js';
@@ -124,6 +125,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const housekeeping = setInterval(() => void auth.pruneExpired().catch((error) => app.log.warn({ err: error }, 'token pruning failed')), 3_600_000);
   housekeeping.unref();
+  // Token deltas of finished runs are dropped after events.compact_after_s; checked at half that period (at most every 10 min).
+  const compactAfterS = config.events.compact_after_s;
+  const compaction = setInterval(
+    () =>
+      void store.events
+        .compact(COMPACTABLE_TYPES, new Date(Date.now() - compactAfterS * 1000).toISOString())
+        .catch((error) => app.log.warn({ err: error }, 'event compaction failed')),
+    Math.min(compactAfterS * 500, 600_000),
+  );
+  compaction.unref();
 
   await runs.recover();
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -135,6 +146,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const close = () =>
     (closing ??= (async () => {
       clearInterval(housekeeping);
+      clearInterval(compaction);
       // Runs stop without ending (the next start resumes them); streams end with a last comment.
       await runs.shutdown();
       streams.registry.closeAll('server shutting down');

@@ -339,3 +339,83 @@ describe('streams across a server restart', () => {
     }
   });
 });
+
+describe('stream retention, back-pressure and local mode', () => {
+  test('a cursor into compacted history gets reset, then live', async () => {
+    const fake = await startFakeOpenAI();
+    const server = await startTestServer({ toml: `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}\n[events]\ncompact_after_s = 1` });
+    try {
+      const user = await registerUser(server.api);
+      const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
+      fake.enqueue({ text: 'some words to compact away' });
+      const chat = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token: user.token, method: 'POST', body: { content: 'go' } });
+      await chat.waitForEnd();
+      const firstContent = chat.events.find((event) => event.event === 'content')!;
+      await waitUntil(async () => {
+        const replay = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token, lastEventId: Number(firstContent.id) - 1 });
+        await replay.waitFor((events) => events.length > 0);
+        replay.close();
+        return replay.events[0]!.event === 'reset';
+      }, 10_000);
+      const reset = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token, lastEventId: 1 });
+      await reset.waitForEvent('reset');
+      assert.deepEqual(reset.events[0]!.data, { session_status: 'completed', run: null, pending_approvals: [] });
+      // Structural events survive compaction: a cursor after the deltas still replays `done`.
+      const lastContent = chat.events.filter((event) => event.event === 'content').at(-1)!;
+      const tail = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token, lastEventId: lastContent.id });
+      await tail.waitForEvent('done');
+      tail.close();
+      reset.close();
+    } finally {
+      await server.shutdown();
+      await fake.close();
+    }
+  });
+
+  test('a client that stops reading is disconnected instead of buffering without bound', async () => {
+    const fake = await startFakeOpenAI();
+    const server = await startTestServer({ toml: `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}\nsse_buffer_max_bytes = 65536` });
+    try {
+      const user = await registerUser(server.api);
+      const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
+      const { connect } = await import('node:net');
+      const url = new URL(server.url);
+      const socket = connect({ host: url.hostname, port: Number(url.port) });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /api/v1/sessions/${sessionId}/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nAccept: text/event-stream\r\n\r\n`);
+      await new Promise((resolve) => socket.once('data', resolve));
+      socket.pause(); // a stalled client: nothing more is read
+      const slots = server.inProcess!.context.sseSlots;
+      assert.equal(slots.open, 1);
+      fake.enqueue({ tokens: 40_000, tokenText: 'x'.repeat(400) });
+      const chat = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token: user.token, method: 'POST', body: { content: 'flood' } });
+      chat.close();
+      // A paused socket does not notice the reset, so watch the server side: the stalled stream's slot is freed.
+      await waitUntil(async () => slots.open === 0, 30_000);
+      socket.destroy();
+      await waitUntil(async () => (await server.api('GET', `/api/v1/sessions/${sessionId}`, { token: user.token })).body.status === 'completed', 30_000);
+    } finally {
+      await server.shutdown();
+      await fake.close();
+    }
+  });
+
+  test('with local mode off, /api/* needs a token like everything else', async () => {
+    const server = await startTestServer({ toml: '[auth]\nlocal_mode = false' });
+    try {
+      const anonymous = await server.api('GET', '/api/status');
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.body.success, false);
+      const stream = await SseClient.open(`${server.url}/api/stream`);
+      assert.equal(stream.status, 401);
+      const user = await registerUser(server.api);
+      const status = await server.api('GET', '/api/status', { token: user.token });
+      assert.equal(status.status, 200);
+      assert.equal(status.body.data.state, 'Idle');
+      // The health check stays open.
+      assert.equal((await server.api('GET', '/api/health')).status, 200);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
