@@ -93,6 +93,29 @@ for (const [id, us] of selfUs) {
   if (!charged) bump(chargedToProject, `(no project frame) ${label(node.callFrame)}`, us);
 }
 
+/** Coarse buckets: the first frame from the leaf up that matches a rule decides. */
+const BUCKETS: Array<[string, RegExp]> = [
+  ['database (Kysely, better-sqlite3/pg, src/store)', /kysely|better-sqlite3|node_modules\/pg|pg-protocol|pg-pool|\/store\//],
+  ['event log queue + bus (src/events/log, bus, agent/recorder)', /events\/log|events\/bus|agent\/recorder/],
+  ['SSE out to clients (sse-writer, replay/live stream)', /events\/sse-writer|events\/stream|events\/projections|http\/streams/],
+  ['model stream in (fetch/undici, SSE parse, provider + loop generators)', /undici|eventsource-parser|agent\/providers|agent\/loop/],
+  ['run start/finish bookkeeping (run-manager, tools specs, workspace dir)', /agent\/run-manager|tools\/|sessions\/|agent\/workspace-tools/],
+  ['HTTP, auth, validation (fastify, jose, zod, routes)', /fastify|find-my-way|jose|zod|avvio|\/http\/|\/auth\/|light-my-request|pino/],
+];
+const buckets = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const leaf = byId.get(id)!.callFrame;
+  let bucket: string | undefined;
+  if (leaf.functionName === '(idle)') bucket = '(idle)';
+  else if (leaf.functionName === '(garbage collector)') bucket = 'garbage collector';
+  for (let at: number | undefined = id; !bucket && at !== undefined; at = parent.get(at)) {
+    const frame = byId.get(at)!.callFrame;
+    bucket = BUCKETS.find(([, pattern]) => pattern.test(frame.url))?.[0];
+  }
+  bump(buckets, bucket ?? 'other (node core, native, startup)', us);
+}
+const busyUs = totalUs - (buckets.get('(idle)') ?? 0);
+
 const print = (title: string, map: Map<string, number>) => {
   console.log(`\n## ${title}\n`);
   for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
@@ -101,6 +124,11 @@ const print = (title: string, map: Map<string, number>) => {
 };
 
 console.log(`profile: ${path}; sampled ${(totalUs / 1000).toFixed(0)} ms over ${((profile.endTime - profile.startTime) / 1000).toFixed(0)} ms wall`);
+console.log('\n## Buckets (share of non-idle time)\n');
+for (const [key, us] of [...buckets].sort((a, b) => b[1] - a[1])) {
+  const share = key === '(idle)' ? '' : `${((100 * us) / busyUs).toFixed(1).padStart(5)}%`;
+  console.log(`${(us / 1000).toFixed(0).padStart(7)} ms ${share.padStart(6)}  ${key}`);
+}
 print('Self time by package', byPackage);
 print('Self time by function', selfByFunction);
 print('Self time charged to the nearest project frame', chargedToProject);

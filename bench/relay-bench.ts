@@ -23,7 +23,7 @@
  *   BENCH_REPEAT=3               repetitions per scenario
  *   BENCH_CONCURRENCY=1,10,100   concurrent runs per scenario
  *   BENCH_MODES=burst,paced
- *   BENCH_BURST_TOTAL=6000       burst: tokens per scenario, split over the concurrent runs
+ *   BENCH_BURST_TOTAL=20000      burst: tokens per scenario, split over the concurrent runs
  *   BENCH_PACED_TOKENS=200       paced: tokens per run
  *   BENCH_PACED_DELAY_MS=10      paced: pause before each token
  *   BENCH_TARGETS=floor,tokendance
@@ -70,7 +70,7 @@ const settings = {
   repeat: Math.max(1, envInt('BENCH_REPEAT', 3)),
   concurrency: envList('BENCH_CONCURRENCY', '1,10,100').map(Number),
   modes: envList('BENCH_MODES', 'burst,paced') as Mode[],
-  burstTotal: envInt('BENCH_BURST_TOTAL', 6000),
+  burstTotal: envInt('BENCH_BURST_TOTAL', 20000),
   pacedTokens: envInt('BENCH_PACED_TOKENS', 200),
   pacedDelayMs: envInt('BENCH_PACED_DELAY_MS', 10),
   targets: envList('BENCH_TARGETS', 'floor,tokendance') as TargetName[],

@@ -121,7 +121,7 @@ describe('Service API', () => {
     const started = Date.now();
     const cancelRunning = await server.api('POST', '/api/cancel', { body: {} });
     assert.equal(cancelRunning.body.data.task_id, running.body.data.task_id);
-    await stream.waitFor((events) => events.some((event) => event.data.type === 'task_completed'), 2000);
+    await stream.waitFor((events) => events.some((event) => event.data.type === 'task_completed' && event.data.task_id === running.body.data.task_id), 2000);
     assert.ok(Date.now() - started < 2000);
     stream.close();
     const tail = stream.events.map((event) => event.data).filter((event) => event.task_id === running.body.data.task_id);
