@@ -37,6 +37,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { FakeTurn } from '../test/support/fake-openai.js';
 import { CLI_PATH } from '../test/support/cli.js';
 import { TEST_DATABASE } from '../test/support/database.js';
@@ -189,6 +190,8 @@ interface Target {
   pid: number;
   /** Everything a run needs that is not part of relaying (sessions), done before measuring. */
   prepare(concurrency: number): Promise<RunSpec[]>;
+  /** PostgreSQL only: CPU ms so far of each server backend of the target's database, by pid. */
+  databaseCpu?: () => Promise<Map<number, number>>;
 }
 
 async function startFloor(fake: FakeModel): Promise<Target> {
@@ -247,6 +250,27 @@ async function startTokenDance(fake: FakeModel): Promise<Target & { databaseLoca
   cleanups.push({ name: 'tokendance server', run: () => stopChild(child, 8000) });
   const api: Api = apiClient(url);
   const user = await registerUser(api);
+  let databaseCpu: Target['databaseCpu'];
+  if (TEST_DATABASE === 'postgres') {
+    // The backends serving the server's pool are separate processes: read their CPU the same way.
+    const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+    await admin.connect();
+    cleanups.push({ name: 'postgres admin connection', run: () => admin.end() });
+    const database = new URL(environment.databaseUrl).pathname.slice(1);
+    databaseCpu = async () => {
+      const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [database]);
+      const cpu = new Map<number, number>();
+      for (const { pid } of rows) {
+        try {
+          const reading = readCpu(pid);
+          cpu.set(pid, reading.schedMs ?? reading.tickMs);
+        } catch {
+          // Not on this machine (remote server) or already gone.
+        }
+      }
+      return cpu;
+    };
+  }
   const createSession = async (): Promise<string> => {
     const response = await api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } });
     if (response.status !== 201) throw new Error(`create session failed: ${response.status} ${response.text}`);
@@ -255,6 +279,7 @@ async function startTokenDance(fake: FakeModel): Promise<Target & { databaseLoca
   return {
     name: 'tokendance',
     pid: child.pid!,
+    databaseCpu,
     databaseLocation: TEST_DATABASE === 'postgres' ? environment.databaseUrl.replace(/\/\/[^@/]*@/, '//') : 'temp dir, WAL',
     prepare: async (concurrency) => {
       const ids: string[] = [];
@@ -279,6 +304,8 @@ interface Sample {
   hwm: number;
   hwmReset: boolean;
   tokPerSec: number;
+  /** PostgreSQL backends' CPU per 1000 tokens (NaN when not applicable). */
+  dbCpuPer1k: number;
   /** write()-syscall bytes (sockets + files) and storage write_bytes per 1000 tokens, KB. */
   wcharKbPer1k: number;
   diskKbPer1k: number;
@@ -310,6 +337,7 @@ async function measure(target: Target, fake: FakeModel, mode: Mode, concurrency:
   const specs = await target.prepare(concurrency);
   await delay(SETTLE_MS); // let set-up work finish before the CPU window opens
   const memory = sampleMemory(target.pid);
+  const dbBefore = await target.databaseCpu?.();
   const cpuBefore = readCpu(target.pid);
   const ioBefore = readIo(target.pid);
   const startedAt = performance.now();
@@ -321,6 +349,7 @@ async function measure(target: Target, fake: FakeModel, mode: Mode, concurrency:
   await delay(SETTLE_MS);
   const cpuAfter = readCpu(target.pid);
   const ioAfter = readIo(target.pid);
+  const dbAfter = await target.databaseCpu?.();
   const mem = memory.stop();
   const perK = (before: number | undefined, after: number | undefined, unit = 1) =>
     before === undefined || after === undefined || received === 0 ? Number.NaN : (after - before) / unit / (received / 1000);
@@ -338,6 +367,10 @@ async function measure(target: Target, fake: FakeModel, mode: Mode, concurrency:
     hwm: mem.hwm,
     hwmReset: mem.hwmReset,
     tokPerSec: received / (wallMs / 1000),
+    dbCpuPer1k:
+      dbBefore && dbAfter && received > 0
+        ? [...dbAfter].reduce((sum, [pid, ms]) => sum + ms - (dbBefore.get(pid) ?? 0), 0) / (received / 1000)
+        : Number.NaN,
     wcharKbPer1k: perK(ioBefore?.wchar, ioAfter?.wchar, 1024),
     diskKbPer1k: perK(ioBefore?.writeBytes, ioAfter?.writeBytes, 1024),
     syscwPer1k: perK(ioBefore?.syscw, ioAfter?.syscw),
@@ -370,6 +403,7 @@ function aggregate(samples: Sample[]) {
     peakRss: Math.max(...samples.map((sample) => sample.peakRss)),
     hwm: Math.max(...samples.map((sample) => sample.hwm)),
     tokPerSec: pick('tokPerSec'),
+    dbCpuPer1k: pick('dbCpuPer1k'),
     wcharKbPer1k: pick('wcharKbPer1k'),
     diskKbPer1k: pick('diskKbPer1k'),
     syscwPer1k: pick('syscwPer1k'),
@@ -377,9 +411,11 @@ function aggregate(samples: Sample[]) {
 }
 
 function renderTable(rows: Row[]): string {
+  const withDb = rows.some((row) => row.samples.some((sample) => Number.isFinite(sample.dbCpuPer1k)));
+  const dbHeads = withDb ? ' PG backends CPU ms / 1k tok | (server + PG) CPU × floor |' : '';
   const lines = [
-    '| scenario | target | tokens/run | TTFT p50 ms | token lat p50 ms | token lat p99 ms | CPU ms / 1k tok | peak RSS MB (sampled / HWM) | tokens/s | write() KB / 1k tok | disk KB / 1k tok | CPU × floor | p99 × floor |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| scenario | target | tokens/run | TTFT p50 ms | token lat p50 ms | token lat p99 ms | CPU ms / 1k tok | peak RSS MB (sampled / HWM) | tokens/s | write() KB / 1k tok | disk KB / 1k tok | CPU × floor | p99 × floor |${dbHeads}`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withDb ? ' ---: | ---: |' : ''}`,
   ];
   for (const mode of settings.modes) {
     for (const concurrency of settings.concurrency) {
@@ -406,6 +442,12 @@ function renderTable(rows: Row[]): string {
             fmt(stats.diskKbPer1k, 0),
             target === 'floor' ? '1.00×' : ratio(stats.cpuPer1k, floor?.cpuPer1k),
             target === 'floor' ? '1.00×' : ratio(stats.latP99, floor?.latP99),
+            ...(withDb
+              ? [
+                  fmt(stats.dbCpuPer1k),
+                  target === 'floor' ? '1.00×' : ratio(stats.cpuPer1k + (Number.isFinite(stats.dbCpuPer1k) ? stats.dbCpuPer1k : 0), floor?.cpuPer1k),
+                ]
+              : []),
             '',
           ].join(' | ').trim(),
         );
@@ -471,13 +513,14 @@ async function main(): Promise<number> {
   // Warm-up (not recorded): JIT, connection pools, first-query costs.
   for (const target of targets) {
     for (const [mode, concurrency] of [['burst', 10], ['paced', 10], ['burst', 1]] as const) {
-      const sample = await measure(target, fake, mode, concurrency, 100);
+      const sample = await measure(target, fake, mode, concurrency, mode === 'burst' ? 200 : 30);
       if (sample.failures.length) throw new Error(`warm-up of ${target.name} failed: ${sample.failures.slice(0, 3).join('; ')}`);
     }
   }
 
   const rows: Row[] = [];
   const allFailures: string[] = [];
+  const sampleLines: string[] = [];
   for (let rep = 1; rep <= settings.repeat; rep++) {
     for (const mode of settings.modes) {
       for (const concurrency of settings.concurrency) {
@@ -487,12 +530,14 @@ async function main(): Promise<number> {
           if (!row) rows.push((row = { target: target.name, mode, concurrency, samples: [] }));
           row.samples.push(sample);
           for (const failure of sample.failures) allFailures.push(`${target.name} ${scenarioName(mode, concurrency)} rep ${rep}: ${failure}`);
-          console.log(
+          const line =
             `rep ${rep}/${settings.repeat}  ${scenarioName(mode, concurrency).padEnd(12)} ${target.name.padEnd(10)} ` +
               `${String(sample.tokens).padStart(6)} tok in ${fmt(sample.wallMs, 0).padStart(5)} ms  ttft ${fmt(sample.ttftMs).padStart(6)} ms  ` +
               `lat p50/p99 ${fmt(sample.latP50, 2)}/${fmt(sample.latP99, 2)} ms  cpu ${fmt(sample.cpuMs, 0)} ms (${fmt(sample.cpuPer1k)}/1k)  ` +
-              `rss ${mb(sample.peakRss)} MB  write() ${fmt(sample.wcharKbPer1k, 0)} KB/1k in ${fmt(sample.syscwPer1k, 0)} calls/1k${sample.failures.length ? `  FAILURES: ${sample.failures.length}` : ''}`,
-          );
+              (Number.isFinite(sample.dbCpuPer1k) ? `pg ${fmt(sample.dbCpuPer1k)}/1k  ` : '') +
+              `rss ${mb(sample.peakRss)} MB  write() ${fmt(sample.wcharKbPer1k, 0)} KB/1k in ${fmt(sample.syscwPer1k, 0)} calls/1k${sample.failures.length ? `  FAILURES: ${sample.failures.length}` : ''}`;
+          sampleLines.push(line);
+          console.log(line);
         }
       }
     }
@@ -508,7 +553,8 @@ async function main(): Promise<number> {
     'fake model\'s stamp taken as it wrote the token (all tokens of the scenario pooled); in burst mode it is mostly queueing behind the',
     'burst, meaningful as relay latency only in paced mode. CPU = the target process alone (all threads, /proc/<pid>/task/*/schedstat),',
     `from the first request to ${SETTLE_MS} ms after the last \`done\`, per 1000 tokens delivered; session creation is excluded, run`,
-    'bookkeeping is included. With PostgreSQL the database\'s own CPU is not counted. Peak RSS = max of VmRSS sampled every 50 ms /',
+    'bookkeeping is included; with PostgreSQL the backends\' CPU (local server, found via pg_stat_activity) has its own column.',
+    'Peak RSS = max of VmRSS sampled every 50 ms /',
     `VmHWM. ${hwmNote} tokens/s = tokens delivered / scenario wall time. write() KB = /proc/<pid>/io wchar (socket and
 file writes), disk KB = write_bytes (what reached the storage layer; the floor writes only to sockets). Ratios = tokendance / floor.`,
     `Total bench time: ${fmt((performance.now() - benchStarted) / 1000, 0)} s.`,
@@ -520,7 +566,8 @@ file writes), disk KB = write_bytes (what reached the storage layer; the floor w
   console.log(table);
   console.log(notes);
   console.log(failureText);
-  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), `${header}\n\n${table}\n${notes}${failureText}\n`);
+  const raw = `\n\n## Every sample\n\n\`\`\`\n${sampleLines.join('\n')}\n\`\`\`\n`;
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), `${header}\n\n${table}\n${notes}${failureText}${raw}`);
   console.log(`\nwrote ${join(BENCH_DIR, 'RESULTS.md')}`);
   return allFailures.length ? 1 : 0;
 }

@@ -11,6 +11,9 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** Events per transaction: 6 columns each keeps an INSERT far below SQLite's and PostgreSQL's parameter limits. */
+const MAX_BATCH = 1000;
+
 export const toStoredEvent = (row: EventRow, data?: Record<string, unknown>): StoredEvent => ({
   id: Number(row.id),
   sessionId: row.session_id,
@@ -57,17 +60,19 @@ export class EventLog {
 
   private async flush(): Promise<void> {
     this.flushing = true;
-    // Let the current tick's appends join this batch.
-    await Promise.resolve();
+    // Wait one macrotask so tokens arriving on other sockets' I/O callbacks join this batch;
+    // with a synchronous driver (better-sqlite3) a commit never yields, so nothing else would.
+    await new Promise((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
+      // Bounded batches: one INSERT must stay under the drivers' bind-parameter limits.
+      const batch = this.queue.splice(0, MAX_BATCH);
       try {
         await this.commit(batch);
       } catch {
         // One bad event (e.g. its session was deleted mid-run) must not fail the others.
         for (const pending of batch) await this.commit([pending]).catch((error) => pending.reject(error));
       }
+      if (this.queue.length > 0 && this.queue.length < MAX_BATCH) await new Promise((resolve) => setImmediate(resolve));
     }
     this.flushing = false;
     for (const resolve of this.idle.splice(0)) resolve();

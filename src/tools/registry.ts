@@ -154,9 +154,15 @@ export class ToolRegistry {
   }
 }
 
+/** JSON Schema per tool object, computed once: specs are built for every model call. */
+const parametersCache = new WeakMap<Tool, Record<string, unknown>>();
+
 function parametersOf(tool: Tool): Record<string, unknown> {
+  const cached = parametersCache.get(tool);
+  if (cached) return cached;
   // io 'input' keeps fields with defaults optional; 'any' keeps a transform or date from throwing here.
   const schema = tool.parametersJsonSchema ?? z.toJSONSchema(tool.inputSchema, { io: 'input', unrepresentable: 'any' });
   const { $schema: _dialect, ...parameters } = schema as Record<string, unknown>;
+  parametersCache.set(tool, parameters);
   return parameters;
 }
