@@ -13,6 +13,7 @@ import { Store } from './store/store.js';
 import { UploadsService } from './uploads/service.js';
 import { VERSION } from './version.js';
 import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
 import { AttachmentResolver } from './agent/attachments.js';
 import { RunManager } from './agent/run-manager.js';
 import { LocalEventBus } from './events/bus.js';
@@ -75,6 +76,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tools = new ToolRegistry({ tools: createBuiltinTools(config.agent), policy: config.tools.policy });
   const uploads = new UploadsService(store, config.data.dir);
 
+  // Scraped only after start-up, when `runs` (declared below) exists.
+  const metrics: Metrics = new Metrics({
+    activeRuns: (): number => runs.activeCount,
+    sseConnections: () => streams.registry.size,
+    pendingApprovals: () => store.approvals.countAllPending(),
+  });
   const runs = new RunManager({
     store,
     log,
@@ -86,6 +93,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     config: config.agent,
     toolPolicy: config.tools.policy,
     logger,
+    observer: metrics,
   });
 
   const health = async (): Promise<HealthReport> => {
@@ -116,6 +124,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     localMode: config.auth.local_mode && (loopback || config.server.insecure),
     localUserId: localUser.id,
     health,
+    metrics,
   };
 
   const app = await buildApp(context, logger);

@@ -188,3 +188,33 @@ describe('request rate limits', () => {
     assert.equal(response!.body.error_code, 'RATE_LIMITED');
   });
 });
+
+describe('metrics', () => {
+  test('/metrics exposes Prometheus text with HTTP latency, runs, SSE connections, tokens and tool durations', async () => {
+    const server = await startTestServer({ toml: '[limits]\nrequests_per_minute = 10000' });
+    try {
+      const user = await registerUser(server.api);
+      const session = await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } });
+      // The offline demo model writes a file through the real tool path.
+      const chat = await fetch(`${server.url}/api/v1/chat/${session.body.id}/message`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'write file m.txt: metrics' }),
+      });
+      await chat.text();
+      const response = await fetch(`${server.url}/metrics`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+      const text = await response.text();
+      assert.match(text, /tokendance_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions",status="201"\} 1/);
+      assert.match(text, /tokendance_active_runs 0/);
+      assert.match(text, /tokendance_sse_connections 0/);
+      assert.match(text, /tokendance_approvals_pending 0/);
+      assert.match(text, /tokendance_run_duration_seconds_count\{outcome="completed"\} 1/);
+      assert.match(text, /tokendance_tool_duration_seconds_count\{tool="file_write",success="true"\} 1/);
+      assert.match(text, /tokendance_model_tokens_total\{direction="output"\} [1-9]/);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});

@@ -14,6 +14,7 @@ import type { AgentProfile } from './profiles.js';
 import type { BuiltProviders } from './providers/from-config.js';
 import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
+import type { RunObserver } from './run-observer.js';
 import { bindTools } from './workspace-tools.js';
 
 export interface RunManagerDeps {
@@ -27,6 +28,7 @@ export interface RunManagerDeps {
   config: Config['agent'];
   toolPolicy: Config['tools']['policy'];
   logger: FastifyBaseLogger;
+  observer: RunObserver;
 }
 
 interface ActiveRun {
@@ -249,6 +251,7 @@ export class RunManager implements RunControl {
         timeoutMs: config.tool_timeout_s * 1000,
         maxResultChars: config.tool_result_max_chars,
         allowed: profile.tools,
+        observer: this.deps.observer,
       });
       const result = await runAgentLoop({
         model: profile.model ? this.deps.models.modelFor(profile.model) : this.deps.models.model,
@@ -272,6 +275,7 @@ export class RunManager implements RunControl {
       });
       if (!won) return;
       await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
+      this.deps.observer.runFinished('completed', durationMs, result.usage);
       await this.settleSessionStatus(run.session_id, 'completed');
       const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
       await recorder.emit('done', {
@@ -303,7 +307,9 @@ export class RunManager implements RunControl {
     });
     if (!won) return;
     await this.deps.log.drain();
-    await store.sessions.addUsage(run.session_id, Number(current?.input_tokens ?? 0), Number(current?.output_tokens ?? 0), isoNow());
+    const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
+    await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
+    this.deps.observer.runFinished(cancelled ? 'cancelled' : 'failed', Date.now() - startedAt, usage);
     await this.settleSessionStatus(run.session_id, cancelled ? 'completed' : 'error');
     const durationMs = Date.now() - startedAt;
     const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) =>

@@ -5,6 +5,7 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { Store } from '../store/store.js';
 import { presentArtifact } from '../sessions/service.js';
 import type { AgentTools, RunRecorder } from './loop.js';
+import type { RunObserver } from './run-observer.js';
 
 const MIME_BY_EXTENSION: Record<string, string> = {
   '.md': 'text/markdown',
@@ -34,6 +35,7 @@ export function bindTools(options: {
   timeoutMs: number;
   maxResultChars: number;
   allowed?: string[];
+  observer: RunObserver;
 }): AgentTools {
   const { registry, store, recorder, sessionId, runId, workspaceDir } = options;
   const onFileWritten = async (relativePath: string) => {
@@ -56,7 +58,10 @@ export function bindTools(options: {
     specs: () => registry.specs(options.allowed),
     fromWireName: (wireName) => registry.fromWireName(wireName),
     toWireName: (name) => registry.wireName(name),
-    execute: (name, rawArguments, signal) =>
-      registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars }),
+    execute: async (name, rawArguments, signal) => {
+      const result = await registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars });
+      options.observer.toolFinished(registry.get(name) ? name : 'unknown', result.success, result.durationMs);
+      return result;
+    },
   };
 }

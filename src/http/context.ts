@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { AuthService } from '../auth/service.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Config } from '../config/schema.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { Store } from '../store/store.js';
@@ -35,6 +36,7 @@ export interface HttpContext {
   localMode: boolean;
   localUserId: string;
   health(): Promise<HealthReport>;
+  metrics: Metrics;
   /** Shared counters for rate limits in scale-out mode. */
   redis?: Redis;
 }

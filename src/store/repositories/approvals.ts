@@ -32,6 +32,15 @@ export class ApprovalsRepository {
     return Number(row?.count ?? 0);
   }
 
+  async countAllPending(): Promise<number> {
+    const row = await this.db
+      .selectFrom('approvals')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
   /** Answers a pending approval exactly once; false when it was already answered or expired. */
   async resolve(id: string, changes: { status: string; feedback: string | null; responded_by: string | null; responded_at: string }): Promise<boolean> {
     const result = await this.db
