@@ -1,9 +1,9 @@
 import type { EventSourceMessage } from 'eventsource-parser';
 import { toAnthropicRequest, type AnthropicStreamEvent, type AnthropicUsage } from './anthropic-wire.js';
-import { joinUrl, type HttpProviderOptions } from './http-provider-options.js';
+import { joinUrl } from './http-provider-options.js';
 import { streamServerSentEvents } from './sse-request.js';
-import { markStarted } from './stream-guard.js';
-import { ModelError, type ModelProvider, type ModelRequest, type ModelStreamEvent, type Usage } from './types.js';
+import { HttpStreamingProvider } from './http-provider.js';
+import { ModelError, type ModelRequest, type ModelStreamEvent, type Usage } from './types.js';
 
 type FinishReason = Extract<ModelStreamEvent, { type: 'finish' }>['reason'];
 
@@ -11,24 +11,8 @@ export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const ANTHROPIC_VERSION = '2023-06-01';
 
 /** Streaming client for the Anthropic Messages API. */
-export class AnthropicProvider implements ModelProvider {
-  readonly name: string;
-  readonly model: string;
-  readonly supportsVision: boolean;
-  readonly contextWindow: number;
-
-  constructor(private readonly options: HttpProviderOptions) {
-    this.name = options.name;
-    this.model = options.model;
-    this.supportsVision = options.supportsVision;
-    this.contextWindow = options.contextWindow;
-  }
-
-  stream(request: ModelRequest): AsyncIterable<ModelStreamEvent> {
-    return markStarted(this.streamTurn(request));
-  }
-
-  private async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+export class AnthropicProvider extends HttpStreamingProvider {
+  protected async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
     const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     const sse = streamServerSentEvents({

@@ -1,11 +1,10 @@
 import type { EventSourceMessage } from 'eventsource-parser';
-import { joinUrl, type HttpProviderOptions } from './http-provider-options.js';
+import { joinUrl } from './http-provider-options.js';
 import { toOpenAIRequest, type OpenAIChunk, type OpenAIToolCallDelta } from './openai-wire.js';
 import { streamServerSentEvents } from './sse-request.js';
-import { markStarted } from './stream-guard.js';
+import { HttpStreamingProvider } from './http-provider.js';
 import {
   ModelError,
-  type ModelProvider,
   type ModelRequest,
   type ModelStreamEvent,
   type ToolCallRequest,
@@ -15,24 +14,8 @@ import {
 type FinishReason = Extract<ModelStreamEvent, { type: 'finish' }>['reason'];
 
 /** Streaming client for OpenAI Chat Completions and the many servers that copy it (Spark, DeepSeek, Ollama, vLLM). */
-export class OpenAICompatibleProvider implements ModelProvider {
-  readonly name: string;
-  readonly model: string;
-  readonly supportsVision: boolean;
-  readonly contextWindow: number;
-
-  constructor(private readonly options: HttpProviderOptions) {
-    this.name = options.name;
-    this.model = options.model;
-    this.supportsVision = options.supportsVision;
-    this.contextWindow = options.contextWindow;
-  }
-
-  stream(request: ModelRequest): AsyncIterable<ModelStreamEvent> {
-    return markStarted(this.streamTurn(request));
-  }
-
-  private async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+export class OpenAICompatibleProvider extends HttpStreamingProvider {
+  protected async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
     const headers: Record<string, string> = {};
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const sse = streamServerSentEvents({
