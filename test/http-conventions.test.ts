@@ -202,10 +202,18 @@ describe('metrics', () => {
         body: JSON.stringify({ content: 'write file m.txt: metrics' }),
       });
       await chat.text();
-      const response = await fetch(`${server.url}/metrics`);
-      assert.equal(response.status, 200);
-      assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
-      const text = await response.text();
+      // The run records its end just after `done` is streamed: scrape until it has.
+      let response: Response;
+      let text = '';
+      for (let attempt = 0; attempt < 100; attempt++) {
+        response = await fetch(`${server.url}/metrics`);
+        text = await response.text();
+        if (/tokendance_active_runs 0/.test(text)) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(response!.status, 200);
+      assert.match(response!.headers.get('content-type') ?? '', /text\/plain/);
+      assert.match(text, /tokendance_process_cpu_seconds_total/);
       assert.match(text, /tokendance_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions",status="201"\} 1/);
       assert.match(text, /tokendance_active_runs 0/);
       assert.match(text, /tokendance_sse_connections 0/);

@@ -14,7 +14,7 @@ export class Metrics implements RunObserver {
   private live: { activeRuns: () => number; sseConnections: () => number; pendingApprovals: () => Promise<number> };
 
   constructor(live: { activeRuns: () => number; sseConnections: () => number; pendingApprovals: () => Promise<number> }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'tokendance_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'tokendance_' });
     this.httpDuration = new Histogram({
       name: 'tokendance_http_request_duration_seconds',
       help: 'HTTP request latency (SSE streams are counted when they end)',
