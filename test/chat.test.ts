@@ -6,28 +6,26 @@ import { startFakeOpenAI } from './support/fake-openai.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';
 import { fakeProviderToml } from './support/fake-provider-config.js';
 import { registerUser, startTestServer } from './support/server.js';
+import { startFakeModelServer } from './support/fake-model-server.js';
 import { SseClient } from './support/sse.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
+type Fixture = Awaited<ReturnType<typeof startFakeModelServer>>;
 
 const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 10\n[agent]\nmax_iterations = 4';
 
 describe('chat over SSE with an OpenAI-compatible model', () => {
+  let fixture: Fixture;
   let fake: Fake;
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let user: Awaited<ReturnType<typeof registerUser>>;
-
+  let server: Fixture['server'];
+  let user: Fixture['user'];
   before(async () => {
-    fake = await startFakeOpenAI();
-    server = await startTestServer({ toml: `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}` });
-    user = await registerUser(server.api);
+    fixture = await startFakeModelServer(LIMITS);
+    ({ fake, server, user } = fixture);
   });
-  after(async () => {
-    await server.shutdown();
-    await fake.close();
-  });
+  after(() => fixture.shutdown());
 
-  const newSession = async () => (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id as string;
+  const newSession = () => fixture.newSession();
   const send = (sessionId: string, content: string, token = user.token) =>
     SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content } });
 

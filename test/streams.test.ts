@@ -4,9 +4,11 @@ import { EventSource } from 'eventsource';
 import { startFakeOpenAI } from './support/fake-openai.js';
 import { fakeProviderToml } from './support/fake-provider-config.js';
 import { registerUser, startTestServer, TestEnvironment } from './support/server.js';
+import { startFakeModelServer } from './support/fake-model-server.js';
 import { SseClient, type SseEvent } from './support/sse.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
+type Fixture = Awaited<ReturnType<typeof startFakeModelServer>>;
 const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 3';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -170,20 +172,17 @@ describe('Service API', () => {
 });
 
 describe('session stream', () => {
+  let fixture: Fixture;
   let fake: Fake;
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let user: Awaited<ReturnType<typeof registerUser>>;
+  let server: Fixture['server'];
+  let user: Fixture['user'];
   before(async () => {
-    fake = await startFakeOpenAI();
-    server = await startTestServer({ toml: `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}` });
-    user = await registerUser(server.api);
+    fixture = await startFakeModelServer(LIMITS);
+    ({ fake, server, user } = fixture);
   });
-  after(async () => {
-    await server.shutdown();
-    await fake.close();
-  });
+  after(() => fixture.shutdown());
 
-  const newSession = async () => (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id as string;
+  const newSession = () => fixture.newSession();
   const streamUrl = (sessionId: string, query = '') => `${server.url}/api/v1/sessions/${sessionId}/stream${query}`;
 
   test('without a cursor: a status event, then live events of every run; with a cursor: replay then live, seamless', async () => {
