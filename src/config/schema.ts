@@ -42,6 +42,14 @@ export const configSchema = z.object({
       insecure: z.boolean().default(false),
       shutdown_grace_s: z.number().positive().default(10),
       trust_proxy: z.boolean().default(false),
+      /** Origins allowed to call the API from a browser on another origin; empty = same origin only. */
+      cors_origins: z.array(z.string()).default([]),
+      /** A client must send its whole request head within this time. */
+      headers_timeout_s: z.number().positive().default(15),
+      /** A client must send its whole request (head and body) within this time; SSE responses are exempt. */
+      request_timeout_s: z.number().positive().default(60),
+      /** An idle keep-alive connection is closed after this time. */
+      keep_alive_timeout_s: z.number().positive().default(5),
     })
     .prefault({}),
   database: z
@@ -83,6 +91,32 @@ export const configSchema = z.object({
   tools: z
     .object({
       policy: z.record(z.string(), toolPolicy).default({}),
+      shell: z
+        .object({
+          /** "bubblewrap" (default) offers `shell` only where bwrap works; "none" runs commands unsandboxed. */
+          sandbox: z.enum(['bubblewrap', 'none']).default('bubblewrap'),
+          network: z.boolean().default(false),
+          timeout_s: z.number().positive().default(60),
+          output_max_chars: z.number().int().positive().default(20000),
+        })
+        .prefault({}),
+      web_fetch: z
+        .object({
+          /** Hosts (names or IPs) exempt from the SSRF block, e.g. an intranet wiki. */
+          allow_hosts: z.array(z.string()).default([]),
+          max_bytes: z.number().int().positive().default(2097152),
+          timeout_s: z.number().positive().default(20),
+          max_redirects: z.number().int().min(0).default(5),
+        })
+        .prefault({}),
+      web_search: z
+        .object({
+          provider: z.enum(['tavily', 'brave', 'searxng']).optional(),
+          url: z.string().url().optional(),
+          api_key_env: z.string().optional(),
+          max_results: z.number().int().positive().max(20).default(5),
+        })
+        .prefault({}),
     })
     .prefault({}),
   limits: z
@@ -104,6 +138,8 @@ export const configSchema = z.object({
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** "auto": pretty on a TTY, JSON otherwise. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
   profiles: z.record(z.string(), profileSchema).default({}),
