@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { buildProviders } from './agent/providers/from-config.js';
+import { type BuiltProviders, buildProviders } from './agent/providers/from-config.js';
+import { ProviderHealth } from './agent/providers/health.js';
 import { resolveProfiles } from './agent/profiles.js';
 import { resolveJwtSecret } from './auth/secret.js';
 import { AuthService } from './auth/service.js';
@@ -21,14 +22,19 @@ import { EventLog } from './events/log.js';
 import { COMPACTABLE_TYPES } from './events/types.js';
 import { SseRegistry, type StreamDeps } from './http/streams.js';
 import { createBuiltinTools } from './tools/builtin.js';
+import { setupWebSearch } from './tools/web-search.js';
 import { ToolRegistry } from './tools/registry.js';
+import { selectShellSandbox } from './tools/sandbox/select.js';
 import { WorkspacesService } from './workspaces/service.js';
+import { ApprovalsService } from './approvals/service.js';
 
 export interface StartOptions {
   config: Config;
   /** false silences logs. */
   logger?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** bubblewrap binary for the `shell` sandbox (default /usr/bin/bwrap); tests point it at a missing path. */
+  bwrapPath?: string;
 }
 
 export interface RunningServer {
@@ -36,6 +42,8 @@ export interface RunningServer {
   context: HttpContext;
   url: string;
   port: number;
+  /** The configured model providers (the CLI's start-up summary names the default one). */
+  models: BuiltProviders;
   close(): Promise<void>;
 }
 
@@ -61,7 +69,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
 
-  const logger = createLogger(config.log.level, options.logger ?? true);
+  const logger = createLogger(config.log.level, options.logger ?? true, config.log.format);
   const store = await Store.open(config.database.url);
   const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));
   const localUser = await auth.ensureLocalUser();
@@ -69,11 +77,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const directories = new SessionDirectories(config.data.dir);
   const profiles = resolveProfiles(config);
   const sessions = new SessionsService(store, workspaces, directories, () => profiles.keys());
-  const models = buildProviders(config, env);
+  const providerHealth = new ProviderHealth();
+  const models = buildProviders(config, env, (message, fields) => logger.warn(fields ?? {}, message), { health: providerHealth });
   const bus = new LocalEventBus();
   const log = new EventLog(store.events, bus);
   const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
-  const tools = new ToolRegistry({ tools: createBuiltinTools(config.agent), policy: config.tools.policy });
+  const shellChoice = await selectShellSandbox(config.tools.shell, { hiddenPaths: [config.data.dir], bwrapPath: options.bwrapPath });
+  logger[shellChoice.log.level](shellChoice.log.message);
+  const shell = shellChoice.sandbox && { config: config.tools.shell, sandbox: shellChoice.sandbox };
+  const webSearch = setupWebSearch(config.tools.web_search, env);
+  if (webSearch.warning) logger.warn(webSearch.warning);
+  const web = { fetch: config.tools.web_fetch, search: webSearch.tool };
+  const tools = new ToolRegistry({ tools: createBuiltinTools(config.agent, { shell, web }), policy: config.tools.policy });
   const uploads = new UploadsService(store, config.data.dir);
 
   // Scraped only after start-up, when `runs` (declared below) exists.
@@ -82,7 +97,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     sseConnections: () => streams.registry.size,
     pendingApprovals: () => store.approvals.countAllPending(),
   });
+  const approvals = new ApprovalsService(store, sessions, log);
   const runs = new RunManager({
+    approvals,
     store,
     log,
     models,
@@ -103,13 +120,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     } catch (error) {
       database = { status: 'down', dialect: store.handle.dialect, error: (error as Error).message };
     }
+    const providers = providerHealth.report();
     const model: HealthReport['model'] = models.offline
-      ? { status: 'offline', default: 'offline', offline: true, message: 'No model provider configured: using the offline demo model' }
-      : { status: 'ok', default: models.defaultName, offline: false };
-    return { status: database.status === 'ok' ? 'healthy' : 'degraded', database, model };
+      ? { status: 'offline', default: 'offline', offline: true, message: 'No model provider configured: using the offline demo model', providers }
+      : providerHealth.isFailing(models.defaultName)
+        ? { status: 'failing', default: models.defaultName, offline: false, message: `Model provider ${models.defaultName} is failing`, providers }
+        : { status: 'ok', default: models.defaultName, offline: false, providers };
+    const healthy = database.status === 'ok' && model.status !== 'failing';
+    return { status: healthy ? 'healthy' : 'degraded', database, model };
   };
 
   const context: HttpContext = {
+    approvals,
     config,
     version: VERSION,
     store,
@@ -129,7 +151,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const app = await buildApp(context, logger);
   sessions.runControl = runs;
-  if (models.offline) app.log.warn('NO MODEL PROVIDER CONFIGURED: using the offline demo model "offline". Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, or [providers.*] in tokendance.toml.');
+  approvals.waker = runs;
   if (context.localMode && !loopback) app.log.warn(`INSECURE: local mode is on while listening on ${config.server.host}; /api/* accepts requests without a token.`);
 
   const housekeeping = setInterval(() => void auth.pruneExpired().catch((error) => app.log.warn({ err: error }, 'token pruning failed')), 3_600_000);
@@ -144,8 +166,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     Math.min(compactAfterS * 500, 600_000),
   );
   compaction.unref();
+  // Unanswered approvals expire (as a rejection) on time; the first sweep also catches those that expired while the server was down.
+  const approvalExpiry = setInterval(() => void approvals.expireDue().catch((error) => app.log.warn({ err: error }, 'approval expiry failed')), 1000);
+  approvalExpiry.unref();
 
   await runs.recover();
+  await approvals.expireDue();
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
@@ -156,6 +182,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     (closing ??= (async () => {
       clearInterval(housekeeping);
       clearInterval(compaction);
+      clearInterval(approvalExpiry);
       // Runs stop without ending (the next start resumes them); streams end with a last comment.
       await runs.shutdown();
       streams.registry.closeAll('server shutting down');
@@ -166,5 +193,5 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await store.close();
     })());
 
-  return { app, context, url: `http://${hostForUrl}:${port}`, port, close };
+  return { app, context, url: `http://${hostForUrl}:${port}`, port, models, close };
 }

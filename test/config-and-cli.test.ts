@@ -1,11 +1,47 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
+import type { z } from 'zod';
 import { loadConfig } from '../src/config/load.js';
+import { configSchema } from '../src/config/schema.js';
+import { schemaNode } from '../src/config/schema-keys.js';
 import { runCli } from './support/cli.js';
 import { TestEnvironment } from './support/server.js';
+
+const EXAMPLE_PATH = fileURLToPath(new URL('../tokendance.example.toml', import.meta.url));
+
+/** The example with its commented-out keys and tables (`# key = …`, `# [table]`) switched on. */
+const uncommented = (text: string) => text.replace(/^# (?=\[|"[^"]+"\s*=|[A-Za-z0-9_]+\s*=)/gm, '');
+
+/** Paths of schema keys missing from `raw` (for maps and lists: from every entry together). */
+function missingKeys(schema: z.ZodType, raw: unknown, path: string): string[] {
+  const node = schemaNode(schema);
+  const entries = (value: unknown): unknown[] =>
+    node.kind === 'array' ? (Array.isArray(value) ? value : []) : value && typeof value === 'object' ? Object.values(value) : [];
+  if (node.kind === 'object') {
+    const object = (raw ?? {}) as Record<string, unknown>;
+    return Object.entries(node.shape).flatMap(([key, child]) =>
+      key in object ? missingKeys(child, object[key], `${path}${key}.`) : [`${path}${key}`],
+    );
+  }
+  if (node.kind === 'record' || node.kind === 'array') {
+    const valueSchema = node.kind === 'record' ? node.value : node.element;
+    const objects = schemaNode(valueSchema).kind === 'object';
+    if (node.kind === 'array' && !objects) return []; // a list of values: the key itself is shown
+    const items = entries(raw);
+    if (items.length === 0) return [`${path}<entry>`];
+    if (!objects) return [];
+    // A key counts as shown when any entry has it (an MCP server has a command or a url, never both).
+    const merged = Object.assign({}, ...items.map((item) => (item && typeof item === 'object' ? item : {})));
+    return missingKeys(valueSchema, merged, `${path}*.`);
+  }
+  return [];
+}
 
 describe('configuration', () => {
   let dir: string;
@@ -67,6 +103,67 @@ describe('configuration', () => {
     writeFileSync(join(dir, 'broken.toml'), '[server\nport = 1');
     assert.throws(() => loadConfig({ cwd: dir, path: 'broken.toml', env: {} }), /Cannot parse/);
   });
+
+  test('unknown keys stop start-up with the key and its nearest valid name; free-key maps accept any name', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['[server]\nprot = 9000\n', /^Unknown config key "server\.prot" in .*bad-key\.toml: did you mean "server\.port"\?$/],
+      ['[servr]\nport = 9000\n', /"servr".*did you mean "server"/],
+      ['[limits]\nrequests_per_minut = 5\n', /did you mean "limits\.requests_per_minute"/],
+      ['[providers.mine]\ntype = "offline"\nmodle = "m"\n', /"providers\.mine\.modle".*did you mean "providers\.mine\.model"/],
+      ['[[mcp.servers]]\nname = "x"\ncomand = "npx"\n', /"mcp\.servers\[0\]\.comand".*did you mean "mcp\.servers\[0\]\.command"/],
+      ['[tools.shel]\nnetwork = true\n', /did you mean "tools\.shell"/],
+      ['[log]\ncolour = "always"\n', /"log\.colour".*valid keys here: level, format/],
+    ];
+    for (const [toml, expected] of cases) {
+      writeFileSync(join(dir, 'bad-key.toml'), toml);
+      assert.throws(() => loadConfig({ cwd: dir, path: 'bad-key.toml', env: {} }), (error: Error) => {
+        assert.match(error.message, expected);
+        assert.ok(!error.message.includes('\n'), 'one line');
+        return true;
+      });
+    }
+    writeFileSync(join(dir, 'bad-key.toml'), '[server]\nprot = 1\nhots = "::1"\n');
+    assert.throws(() => loadConfig({ cwd: dir, path: 'bad-key.toml', env: {} }), /"server\.prot" \(did you mean "server\.port"\?\); "server\.hots" \(did you mean "server\.host"\?\)/);
+
+    // Provider, profile, tool-policy and MCP env names are the user's own.
+    writeFileSync(
+      join(dir, 'free-keys.toml'),
+      [
+        '[providers.my_local_llm]', 'type = "openai-compatible"', 'base_url = "http://127.0.0.1:11434/v1"', 'model = "llama3"',
+        '[profiles.any_name]', 'max_iterations = 3',
+        '[tools.policy]', '"mcp.github.*" = "deny"', 'prot = "ask"',
+        '[[mcp.servers]]', 'name = "x"', 'command = "npx"', 'env = { WHATEVER_NAME = "1" }',
+      ].join('\n'),
+    );
+    const { config } = loadConfig({ cwd: dir, path: 'free-keys.toml', env: {} });
+    assert.equal(config.providers.my_local_llm?.model, 'llama3');
+    assert.equal(config.tools.policy.prot, 'ask');
+    assert.deepEqual(config.mcp.servers[0]?.env, { WHATEVER_NAME: '1' });
+  });
+
+  test('tokendance.example.toml: valid, shows the defaults, has every schema key, each explained', () => {
+    const text = readFileSync(EXAMPLE_PATH, 'utf8');
+    // As shipped it is the defaults: copying it changes nothing.
+    const shipped = loadConfig({ cwd: dir, path: EXAMPLE_PATH, env: {} }).config;
+    assert.deepEqual(shipped, loadConfig({ cwd: dir, env: {} }).config);
+
+    // With every optional key switched on it is still valid, and it names every key of the schema.
+    const full = uncommented(text);
+    writeFileSync(join(dir, 'example-full.toml'), full);
+    const enabled = loadConfig({ cwd: dir, path: 'example-full.toml', env: {} }).config;
+    assert.equal(enabled.providers.spark?.api_key_env, 'SPARK_API_KEY');
+    assert.equal(enabled.mcp.servers.length, 2);
+    assert.deepEqual(missingKeys(configSchema, parseToml(full), ''), []);
+
+    // Every key line says what the key does: a comment on the line or just above it.
+    const lines = text.split('\n');
+    lines.forEach((line, index) => {
+      const key = /^(?:# )?("[^"]+"|[A-Za-z0-9_]+)\s*=/.exec(line);
+      if (!key) return;
+      const explained = /=.*\s#\s*\S/.test(line) || /^#\s/.test(lines[index - 1] ?? '') && !/^# ("[^"]+"|[A-Za-z0-9_]+)\s*=/.test(lines[index - 1] ?? '');
+      assert.ok(explained, `line ${index + 1} (${key[1]}) has no comment`);
+    });
+  });
 });
 
 describe('CLI', () => {
@@ -88,6 +185,70 @@ describe('CLI', () => {
     const result = await runCli(['--config', path, 'serve'], { cwd: environment.dir });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /limits\.requests_per_minute: .*expected number/);
+  });
+
+  test('start-up errors are one line with the fix and no stack trace (--verbose adds it)', async () => {
+    const startupLines = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('tokendance:'));
+    const hasStack = (stderr: string) => /^\s+at .+:\d+:\d+\)?$/m.test(stderr);
+
+    const typo = join(environment.dir, 'typo.toml');
+    writeFileSync(typo, '[server]\nprot = 9000\n');
+    const badKey = await runCli(['--config', typo, 'serve'], { cwd: environment.dir });
+    assert.equal(badKey.code, 1);
+    assert.equal(startupLines(badKey.stderr).length, 1, badKey.stderr);
+    assert.match(badKey.stderr, /Unknown config key "server\.prot" .*did you mean "server\.port"\?/);
+    assert.ok(!hasStack(badKey.stderr));
+
+    // Port in use: the fix is another port.
+    const blocker = createServer();
+    await new Promise<void>((resolvePromise) => blocker.listen(0, '127.0.0.1', resolvePromise));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const path = environment.writeConfig();
+      const inUse = await runCli(['--config', path, 'serve', '--port', String(port)], { cwd: environment.dir });
+      assert.equal(inUse.code, 1);
+      const [line, ...others] = startupLines(inUse.stderr);
+      assert.equal(others.length, 0, inUse.stderr);
+      assert.match(line!, new RegExp(`127\\.0\\.0\\.1:${port} is already in use.*--port`));
+      assert.ok(!hasStack(inUse.stderr), inUse.stderr);
+      assert.ok(!inUse.stdout.includes('listening on'), 'it must not claim to listen');
+
+      const verbose = await runCli(['--config', path, '--verbose', 'serve', '--port', String(port)], { cwd: environment.dir });
+      assert.equal(verbose.code, 1);
+      assert.match(verbose.stderr, /already in use/);
+      assert.ok(hasStack(verbose.stderr), 'the stack trace with --verbose');
+    } finally {
+      blocker.close();
+    }
+
+    // A remote provider without its key names the provider and the variable to set.
+    const path = environment.writeConfig(
+      '[providers.remote]\ntype = "openai-compatible"\nbase_url = "https://llm.example.com/v1"\napi_key_env = "TD_TEST_MISSING_KEY"\nmodel = "m"\n',
+    );
+    const noKey = await runCli(['--config', path, 'serve'], { cwd: environment.dir });
+    assert.equal(noKey.code, 1);
+    assert.equal(startupLines(noKey.stderr).length, 1, noKey.stderr);
+    assert.match(noKey.stderr, /providers\.remote.*TD_TEST_MISSING_KEY/);
+    assert.ok(!hasStack(noKey.stderr), noKey.stderr);
+  });
+
+  test('user create validates like register; `user` alone prints its help and exits 0', async () => {
+    const path = environment.writeConfig();
+    for (const email of ['not-an-email', 'a@b', '<script>@example.com', `${'x'.repeat(250)}@example.com`, ' ']) {
+      const result = await runCli(['--config', path, 'user', 'create', '--email', email, '--password', 'long enough password'], { cwd: environment.dir });
+      assert.equal(result.code, 1, `${email} was accepted`);
+      assert.match(result.stderr, /^tokendance: --email: /m);
+    }
+    const short = await runCli(['--config', path, 'user', 'create', '--email', 'short@example.com', '--password', 'short'], { cwd: environment.dir });
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /--password: .*8/);
+
+    const help = await runCli(['user'], { cwd: environment.dir });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: tokendance user/);
+    assert.match(help.stdout, /create/);
+    const unknown = await runCli(['user', 'delete'], { cwd: environment.dir });
+    assert.equal(unknown.code, 1);
   });
 
   test('serve refuses local mode on a non-loopback address unless --insecure', async () => {
@@ -127,7 +288,7 @@ describe('CLI', () => {
     const bare = mkdtempSync(join(tmpdir(), 'tokendance-bare-'));
     try {
       const child = await new TestEnvironmentLessServer(bare).start();
-      const health = await fetch(`${child.url}/api/health`).then((response) => response.json());
+      const health = (await fetch(`${child.url}/api/health`).then((response) => response.json())) as { data: { database: { dialect: string } } };
       assert.equal(health.data.database.dialect, 'sqlite');
       assert.ok(existsSync(join(bare, 'data', 'tokendance.db')));
       assert.ok(existsSync(join(bare, 'data', 'jwt_secret')));

@@ -765,7 +765,7 @@ test('buildProviders: with nothing configured the offline model answers and a wa
   assert.equal(built.offline, true);
   assert.equal(built.defaultName, 'offline');
   assert.equal(built.model.model, 'offline-demo');
-  assert.ok(logs.some((line) => /WARNING/.test(line) && /offline demo model/.test(line)));
+  assert.ok(logs.some((line) => /NO MODEL PROVIDER CONFIGURED/.test(line) && /offline demo model/.test(line)));
   assert.match(textOf(await collect(built.model.stream(request(ask('hi'))))), /offline demo model/);
 });
 

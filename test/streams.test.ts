@@ -70,7 +70,9 @@ describe('Service API', () => {
     assert.equal(types[0], 'task_started');
     assert.equal(types[1], 'user_message');
     assert.equal(types.at(-1), 'task_completed');
-    assert.ok(received.every((event) => event.task_id === taskId && event.session_id === during.body.data.session_id));
+    // run_id on every frame; task_id only where the seed shows it.
+    assert.ok(received.every((event) => event.run_id === taskId && event.session_id === during.body.data.session_id));
+    assert.ok(received.every((event) => (['task_started', 'task_completed'].includes(event.type) ? event.task_id === taskId : !('task_id' in event))));
     assert.equal(received[0].task_kind, 'execute');
     assert.equal(received[1].content, 'hello from test script');
     const deltas = received.filter((event) => event.type === 'assistant_message_delta').map((event) => event.delta).join('');
@@ -123,15 +125,15 @@ describe('Service API', () => {
     const started = Date.now();
     const cancelRunning = await server.api('POST', '/api/cancel', { body: {} });
     assert.equal(cancelRunning.body.data.task_id, running.body.data.task_id);
-    await stream.waitFor((events) => events.some((event) => event.data.type === 'task_completed' && event.data.task_id === running.body.data.task_id), 2000);
+    await stream.waitFor((events) => events.some((event) => event.data.type === 'task_completed' && event.data.run_id === running.body.data.task_id), 2000);
     assert.ok(Date.now() - started < 2000);
     stream.close();
-    const tail = stream.events.map((event) => event.data).filter((event) => event.task_id === running.body.data.task_id);
+    const tail = stream.events.map((event) => event.data).filter((event) => event.run_id === running.body.data.task_id);
     const errorIndex = tail.findIndex((event) => event.type === 'stream_error');
     assert.ok(errorIndex >= 0);
     assert.equal(tail.at(-1).type, 'task_completed');
     assert.equal(tail.at(-1).success, false);
-    assert.ok(!stream.events.some((event) => event.data.task_id === queued.body.data.task_id), 'the cancelled queued task never started');
+    assert.ok(!stream.events.some((event) => event.data.run_id === queued.body.data.task_id), 'the cancelled queued task never started');
     assert.equal((await server.api('GET', `/api/tasks/${queued.body.data.task_id}`)).body.data.status, 'cancelled');
     assert.equal((await server.api('GET', `/api/tasks/${running.body.data.task_id}`)).body.data.status, 'cancelled');
     assert.equal((await server.api('GET', '/api/status')).body.data.state, 'Idle');

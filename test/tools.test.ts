@@ -323,16 +323,19 @@ describe('tool registry', () => {
   });
 
   test('specs exclude denied tools, honour profile patterns, and carry JSON Schema', () => {
-    const registry = new ToolRegistry({ tools: [...createBuiltinTools(agentConfig), fakeTool('mcp.web.search')], policy: { file_list: 'deny' } });
+    const fileTools = createBuiltinTools(agentConfig).filter((tool) => tool.name.startsWith('file_'));
+    const registry = new ToolRegistry({ tools: [...fileTools, fakeTool('mcp.web.search')], policy: { file_list: 'deny', file_delete: 'deny' } });
     assert.deepEqual(registry.specs().map((spec) => spec.name), ['file_read', 'file_write', 'mcp__web__search']);
     assert.deepEqual(registry.specs(['mcp.*', 'file_list']).map((spec) => spec.name), ['mcp__web__search']);
-    assert.deepEqual(registry.specs(undefined, {}).map((spec) => spec.name), ['file_list', 'file_read', 'file_write', 'mcp__web__search']);
+    assert.deepEqual(registry.specs(['file_*']).map((spec) => spec.name), ['file_read', 'file_write']);
+    // A workspace policy layers over the server's: it may deny more, but never lift a server deny.
+    assert.deepEqual(registry.specs(undefined, undefined, { file_write: 'deny', file_list: 'allow' }).map((spec) => spec.name), ['file_read', 'mcp__web__search']);
 
     const write = registry.specs().find((spec) => spec.name === 'file_write')!;
     assert.equal(write.parameters.type, 'object');
     assert.deepEqual(write.parameters.required, ['path', 'content']);
     assert.equal('$schema' in write.parameters, false);
-    const list = registry.specs(undefined, {}).find((spec) => spec.name === 'file_list')!;
+    const list = new ToolRegistry({ tools: fileTools }).specs().find((spec) => spec.name === 'file_list')!;
     assert.equal(list.parameters.required, undefined, 'defaulted fields are optional for the model');
     assert.match(write.description, /append/);
   });
@@ -369,7 +372,7 @@ describe('tool registry', () => {
 
     const unknown = await registry.execute('nope', '{}', ctx, options);
     assert.equal(unknown.success, false);
-    assert.match(unknown.output, /^Unknown tool "nope"\. Available tools: boom, file_list, file_read, file_write, sync_boom$/);
+    assert.match(unknown.output, /^Unknown tool "nope"\. Available tools: boom, file_list, file_read, file_write, (\w+, )*sync_boom$/);
     assert.equal(unknown.args, null);
 
     const invalidJson = await registry.execute('file_read', '{"path": ', ctx, options);

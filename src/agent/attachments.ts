@@ -42,7 +42,15 @@ export class AttachmentResolver {
     const match = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(attachment.url);
     if (!match) throw validationError('Attachment url must be a data: URL', [{ field: 'attachments.url', message: 'invalid data URL' }]);
     const mimeType = match[1] || (attachment.type === 'image' ? 'image/png' : 'text/plain');
-    const bytes = match[2] ? Buffer.from(match[3]!, 'base64') : Buffer.from(decodeURIComponent(match[3]!), 'utf8');
+    const bytes = match[2] ? Buffer.from(match[3]!, 'base64') : Buffer.from(percentDecode(match[3]!), 'utf8');
     return { name: attachment.name ?? `${attachment.type}`, mimeType, bytes };
+  }
+}
+
+function percentDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw validationError('Attachment data URL has invalid percent-encoding', [{ field: 'attachments.url', message: 'invalid percent-encoding' }]);
   }
 }

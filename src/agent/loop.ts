@@ -3,6 +3,7 @@ import { conversationFromRows, fitToContext, toStoredToolCalls } from './convers
 import type { ChatMessage, ModelProvider, ToolCallRequest, ToolSpec, Usage } from './providers/types.js';
 import { ModelError } from './providers/types.js';
 import { RunFailure } from './run-failure.js';
+import { recordingResults, RunReminders, withPlanAndReminders } from './reminders.js';
 import type { MessageRow } from '../store/schema.js';
 
 /** What the loop needs from the tool registry. */
@@ -35,6 +36,40 @@ export interface LoopInput {
   signal: AbortSignal;
   /** Progress already made before a restart. */
   resumeFrom?: { iterations: number; usage: Usage };
+  /** The session's working memory (§8.3); its plan is re-read into every model request. */
+  workingMemory?: WorkingMemoryView;
+  /** Without a gate every call runs (tests of the bare loop). */
+  gate?: ToolCallGate;
+}
+
+/**
+ * Policy and human approval for tool calls (§6). A call is run, refused (the model gets `output`
+ * as the tool result), or needs an answer from a human: then the loop asks once and parks the
+ * run, which resumes from the stored messages when the answer arrives.
+ */
+export interface ToolCallGate {
+  decide(call: ToolCallRequest): Promise<GateDecision>;
+  /** Records the approval request for a call the gate answered `ask` for. */
+  requestApproval(call: ToolCallRequest, iteration: number): Promise<void>;
+}
+
+export type GateDecision = {
+  riskLevel: 'low' | 'medium' | 'high';
+  /** False when the call was seen before (asked about before a pause): its tool_call event is not repeated. */
+  firstSeen: boolean;
+} & ({ action: 'run'; feedback?: string } | { action: 'refuse'; output: string } | { action: 'ask' } | { action: 'wait' });
+
+/** Thrown out of the loop when the run waits for a human; the run is resumed later, not failed. */
+export class RunParked extends Error {
+  constructor() {
+    super('waiting for approval');
+    this.name = 'RunParked';
+  }
+}
+
+/** What the loop needs from the working memory: the current plan as context text, or null when there is none. */
+export interface WorkingMemoryView {
+  planForContext(): Promise<string | null>;
 }
 
 export interface LoopResult {
@@ -56,8 +91,11 @@ const parseArgs = (raw: string): unknown => {
  * results back, until it answers without tools. Every step is persisted before the next one
  * starts, so a restarted server can pick the run up from the stored messages.
  */
-export async function runAgentLoop(input: LoopInput): Promise<LoopResult> {
-  const { model, tools, recorder, signal } = input;
+export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
+  // Every tool result feeds the reminders, whichever path executes the call.
+  const reminders = new RunReminders();
+  const input: LoopInput = { ...loopInput, tools: recordingResults(loopInput.tools, reminders) };
+  const { model, recorder, signal } = input;
   const conversation = conversationFromRows(input.history);
   let iterations = input.resumeFrom?.iterations ?? 0;
   const usage: Usage = { ...(input.resumeFrom?.usage ?? { inputTokens: 0, outputTokens: 0 }) };
@@ -74,7 +112,9 @@ export async function runAgentLoop(input: LoopInput): Promise<LoopResult> {
       throw new RunFailure('MAX_ITERATIONS', `Stopped after ${input.maxIterations} model calls without a final answer`);
     }
     iterations++;
-    const turn = await streamTurn(input, fitToContext(system, conversation, model.contextWindow), iterations, usage);
+    const context = fitToContext(system, conversation, model.contextWindow);
+    const messages = withPlanAndReminders(context, await input.workingMemory?.planForContext(), reminders.take());
+    const turn = await streamTurn(input, messages, iterations, usage);
     await recorder.saveMessage({
       role: 'assistant',
       content: turn.text,
@@ -113,6 +153,13 @@ async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: 
           usage.inputTokens += event.usage.inputTokens;
           usage.outputTokens += event.usage.outputTokens;
           break;
+        case 'retry':
+          // Said on the stream so a user sees why nothing arrives, instead of 30 s of silence.
+          await recorder.emit('status', { state: 'model_retrying', iteration, provider: event.provider, attempt: event.attempt, delay_ms: event.delayMs, reason: event.reason, ...(event.status ? { http_status: event.status } : {}) });
+          break;
+        case 'fallback':
+          await recorder.emit('status', { state: 'model_fallback', iteration, from: event.from, to: event.to, reason: event.reason });
+          break;
         case 'finish':
           break;
       }
@@ -129,9 +176,18 @@ async function executeToolCalls(calls: ToolCallRequest[], iteration: number, con
   const { tools, recorder, signal } = input;
   for (const call of calls) {
     if (signal.aborted) throw signal.reason;
-    await recorder.emit('tool_call', { tool: call.name, args: parseArgs(call.arguments), call_id: call.id, iteration });
-    const result = await tools.execute(call.name, call.arguments, signal);
+    const decision: GateDecision = input.gate ? await input.gate.decide(call) : { action: 'run', riskLevel: 'low', firstSeen: true };
+    if (decision.firstSeen) {
+      await recorder.emit('tool_call', { tool: call.name, args: parseArgs(call.arguments), call_id: call.id, iteration, risk_level: decision.riskLevel });
+    }
+    if (decision.action === 'ask') await input.gate!.requestApproval(call, iteration);
+    if (decision.action === 'ask' || decision.action === 'wait') throw new RunParked();
+    const result =
+      decision.action === 'refuse'
+        ? { output: decision.output, success: false, durationMs: 0 }
+        : await tools.execute(call.name, call.arguments, signal);
     if (signal.aborted) throw signal.reason;
+    if (decision.action === 'run' && decision.feedback) result.output = `[The user approved this call with feedback: ${decision.feedback}]\n${result.output}`;
     await recorder.saveMessage({ role: 'tool', content: result.output, tool_call_id: call.id });
     conversation.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result.output });
     await recorder.emit('tool_result', {

@@ -1,4 +1,5 @@
 import { isoNow, newId } from '../core/ids.js';
+import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { Store } from '../store/store.js';
@@ -35,8 +36,8 @@ export class StoreRunRecorder implements RunRecorder {
         session_id: this.sessionId,
         run_id: this.runId,
         role: message.role,
-        content: message.content,
-        tool_calls: message.tool_calls ?? null,
+        content: withoutNul(message.content),
+        tool_calls: message.tool_calls === undefined ? null : withoutNul(message.tool_calls),
         tool_call_id: message.tool_call_id ?? null,
         created_at: isoNow(),
       },

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { conflict, notFound, unavailable } from '../core/errors.js';
 import { isoNow, newId } from '../core/ids.js';
+import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { RunControl } from '../sessions/run-control.js';
 import type { SessionsService } from '../sessions/service.js';
@@ -9,13 +10,17 @@ import type { SessionDirectories } from '../sessions/workspace-dir.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
-import { runAgentLoop } from './loop.js';
+import { RunParked, runAgentLoop } from './loop.js';
+import { ApprovalGate } from '../approvals/gate.js';
+import type { RunWaker } from '../approvals/service.js';
+import type { ToolPolicyOverrides } from '../tools/policy.js';
 import type { AgentProfile } from './profiles.js';
 import type { BuiltProviders } from './providers/from-config.js';
 import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
 import type { RunObserver } from './run-observer.js';
 import { bindTools } from './workspace-tools.js';
+import { WorkingMemory } from '../memory/working-memory.js';
 
 export interface RunManagerDeps {
   store: Store;
@@ -29,6 +34,8 @@ export interface RunManagerDeps {
   toolPolicy: Config['tools']['policy'];
   logger: FastifyBaseLogger;
   observer: RunObserver;
+  /** Closes the open approval requests of a run that ends. */
+  approvals: { closeForRun(runId: string): Promise<void> };
 }
 
 interface ActiveRun {
@@ -50,7 +57,7 @@ export type ServiceState = 'Idle' | 'Running' | 'WaitingForApproval';
  * Owns the runs of this process: starts them (one live run per session, further Service API
  * tasks queued FIFO), stops them, and on start-up resumes whatever a previous process left.
  */
-export class RunManager implements RunControl {
+export class RunManager implements RunControl, RunWaker {
   private readonly active = new Map<string, ActiveRun>();
   /** Serializes start decisions per session within this process; the database index guards across processes. */
   private readonly sessionLocks = new Map<string, Promise<unknown>>();
@@ -157,6 +164,8 @@ export class RunManager implements RunControl {
       await this.deps.log.append(run.session_id, run.id, 'status', { run_id: run.id, state: 'running', resumed: true });
       this.launch(run, true);
     }
+    // A run parked for approval stays parked; one whose answer arrived just before a crash continues.
+    for (const run of unfinished.filter((candidate) => candidate.state === 'waiting_approval')) await this.wake(run.id);
     const queuedSessions = new Set(unfinished.filter((candidate) => candidate.state === 'queued').map((candidate) => candidate.session_id));
     for (const sessionId of queuedSessions) await this.startNext(sessionId);
   }
@@ -168,6 +177,28 @@ export class RunManager implements RunControl {
     for (const active of running) active.controller.abort(new ShutdownSignal());
     await Promise.all(running.map((active) => active.finished));
     await this.deps.log.drain();
+  }
+
+  /**
+   * RunWaker: continues a run parked for approval once none of its requests is pending. Whoever
+   * wins the waiting_approval → running transition resumes it from the stored messages.
+   */
+  async wake(runId: string): Promise<void> {
+    if (this.shuttingDown) return;
+    if ((await this.deps.store.approvals.listPendingForRun(runId)).length > 0) return;
+    if (!(await this.deps.store.runs.transition(runId, ['waiting_approval'], { state: 'running' }))) return;
+    const run = await this.deps.store.runs.findById(runId);
+    if (!run) return;
+    await this.deps.log.append(run.session_id, run.id, 'status', { run_id: run.id, state: 'running', after: 'approval' });
+    this.launch(run, true);
+  }
+
+  /** The loop stopped to wait for a human: the run becomes a row, no promise waits for the answer. */
+  private async park(run: RunRow): Promise<void> {
+    if (!(await this.deps.store.runs.transition(run.id, ['running'], { state: 'waiting_approval' }))) return;
+    await this.deps.log.append(run.session_id, run.id, 'status', { run_id: run.id, state: 'waiting_approval' });
+    // An answer that arrived before the transition could not wake the run: check again now.
+    await this.wake(run.id);
   }
 
   private refuseWhileShuttingDown(): void {
@@ -241,6 +272,7 @@ export class RunManager implements RunControl {
       if (!session) return;
       const profile = this.deps.profiles.get(session.task_type) ?? this.deps.profiles.get('general')!;
       const workspaceDir = await this.deps.directories.ensure(run.session_id);
+      const workspacePolicy = parseWorkspacePolicy((await store.workspaces.findById(session.workspace_id))?.tool_policy);
       const tools = bindTools({
         registry: this.deps.tools,
         store,
@@ -251,6 +283,7 @@ export class RunManager implements RunControl {
         timeoutMs: config.tool_timeout_s * 1000,
         maxResultChars: config.tool_result_max_chars,
         allowed: profile.tools,
+        workspacePolicy,
         observer: this.deps.observer,
       });
       const result = await runAgentLoop({
@@ -262,12 +295,22 @@ export class RunManager implements RunControl {
         maxIterations: profile.maxIterations ?? config.max_iterations,
         signal,
         resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,
+        workingMemory: new WorkingMemory(workspaceDir, run.session_id),
+        gate: new ApprovalGate({
+          registry: this.deps.tools,
+          store,
+          recorder,
+          sessionId: run.session_id,
+          runId: run.id,
+          workspacePolicy,
+          approvalTimeoutS: config.approval_timeout_s,
+        }),
       });
       const finishedAt = isoNow();
       const durationMs = Date.now() - startedAt;
       const won = await store.runs.transition(run.id, ['running'], {
         state: 'completed',
-        answer: result.content,
+        answer: withoutNul(result.content),
         iterations: result.iterations,
         input_tokens: result.usage.inputTokens,
         output_tokens: result.usage.outputTokens,
@@ -289,6 +332,7 @@ export class RunManager implements RunControl {
       await recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs });
     } catch (error) {
       if (error instanceof ShutdownSignal) return;
+      if (error instanceof RunParked) return this.park(run);
       await this.finishFailed(run, error, startedAt);
     }
   }
@@ -306,6 +350,7 @@ export class RunManager implements RunControl {
       finished_at: isoNow(),
     });
     if (!won) return;
+    await this.deps.approvals.closeForRun(run.id);
     await this.deps.log.drain();
     const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
     await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
@@ -343,5 +388,15 @@ export class RunManager implements RunControl {
       if (this.sessionLocks.get(key) === next) this.sessionLocks.delete(key);
     }).catch(() => {});
     return next;
+  }
+}
+
+/** A workspace's stored policy; a corrupt value counts as none (the server's policy still applies). */
+function parseWorkspacePolicy(json: string | null | undefined): ToolPolicyOverrides | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as ToolPolicyOverrides;
+  } catch {
+    return null;
   }
 }

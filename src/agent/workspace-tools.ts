@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { isoNow, newId } from '../core/ids.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolPolicyOverrides } from '../tools/policy.js';
 import type { Store } from '../store/store.js';
 import { presentArtifact } from '../sessions/service.js';
+import { isWorkingMemoryPath, type WorkingMemoryChange } from '../memory/working-memory.js';
 import type { AgentTools, RunRecorder } from './loop.js';
 import type { RunObserver } from './run-observer.js';
 
@@ -35,10 +37,12 @@ export function bindTools(options: {
   timeoutMs: number;
   maxResultChars: number;
   allowed?: string[];
+  workspacePolicy?: ToolPolicyOverrides | null;
   observer: RunObserver;
 }): AgentTools {
   const { registry, store, recorder, sessionId, runId, workspaceDir } = options;
   const onFileWritten = async (relativePath: string) => {
+    if (isWorkingMemoryPath(relativePath)) return; // memory, not a deliverable, even when written by file_write
     const info = await stat(join(workspaceDir, relativePath));
     const now = isoNow();
     const artifact = await store.artifacts.upsert({
@@ -54,12 +58,13 @@ export function bindTools(options: {
     });
     await recorder.emit('artifact', presentArtifact(artifact));
   };
+  const onWorkingMemoryChanged = (change: WorkingMemoryChange) => recorder.emit('working_memory', { ...change });
   return {
-    specs: () => registry.specs(options.allowed),
+    specs: () => registry.specs(options.allowed, undefined, options.workspacePolicy),
     fromWireName: (wireName) => registry.fromWireName(wireName),
     toWireName: (name) => registry.wireName(name),
     execute: async (name, rawArguments, signal) => {
-      const result = await registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars });
+      const result = await registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten, onWorkingMemoryChanged }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars });
       options.observer.toolFinished(registry.get(name) ? name : 'unknown', result.success, result.durationMs);
       return result;
     },

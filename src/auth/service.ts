@@ -178,7 +178,7 @@ export class AuthService {
 
   private async createDefaultWorkspace(user: UserRow): Promise<string> {
     const id = newId();
-    await this.store.workspaces.create({ id, name: `${user.username}'s workspace`, owner_id: user.id, created_at: isoNow() });
+    await this.store.workspaces.create({ id, name: `${user.username}'s workspace`, owner_id: user.id, created_at: isoNow(), tool_policy: null });
     return id;
   }
 

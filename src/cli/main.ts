@@ -2,13 +2,15 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { AuthService } from '../auth/service.js';
 import { resolveJwtSecret } from '../auth/secret.js';
-import { ConfigError, loadConfig } from '../config/load.js';
-import { AppError } from '../core/errors.js';
+import { loadConfig } from '../config/load.js';
+import { registerBody } from '../schemas/user.js';
 import { openDatabase } from '../store/database.js';
 import { migrateToLatest } from '../store/migrations.js';
 import { Store } from '../store/store.js';
-import { StartupError, startServer } from '../server.js';
+import { startServer } from '../server.js';
 import { VERSION } from '../version.js';
+import { describeStartupError, type StartupTarget } from './startup-errors.js';
+import { startupSummary } from './startup-summary.js';
 
 const parsePort = (value: string): number => {
   const port = Number(value);
@@ -20,7 +22,11 @@ const program = new Command()
   .name('tokendance')
   .description('TokenDance: a self-hosted agent server')
   .version(VERSION)
-  .option('-c, --config <path>', 'config file (default: ./tokendance.toml, else ./ineffable.toml)');
+  .option('-c, --config <path>', 'config file (default: ./tokendance.toml, else ./ineffable.toml)')
+  .option('--verbose', 'print the stack trace of unexpected errors');
+
+/** What start-up was attempting, so a failure can name the port or database it could not get. */
+const startupTarget: StartupTarget = {};
 
 program
   .command('serve')
@@ -29,10 +35,19 @@ program
   .option('--port <port>', 'port to bind (default 8000; 0 = any free port)', parsePort)
   .option('--insecure', 'allow local mode (token-less /api/*) on a non-loopback address')
   .action(async (options: { host?: string; port?: number; insecure?: boolean }) => {
-    const { config } = loadConfig({ path: program.opts().config, overrides: options });
+    const { config, source } = loadConfig({ path: program.opts().config, overrides: options });
+    Object.assign(startupTarget, { host: config.server.host, port: config.server.port, databaseUrl: config.database.url });
     const server = await startServer({ config });
     // Machine-readable line first: tests and scripts read the bound port from it.
     process.stdout.write(`tokendance listening on ${server.url}\n`);
+    if (process.stdout.isTTY) {
+      process.stdout.write(startupSummary({ server, version: VERSION, configSource: source, colors: !process.env.NO_COLOR }));
+    } else {
+      server.app.log.info(
+        { url: server.url, version: VERSION, config: source, database: server.context.store.handle.location, model: server.models.offline ? 'offline' : server.models.defaultName },
+        'listening',
+      );
+    }
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -64,21 +79,28 @@ program
     }
   });
 
-program
+const userCommand = program
   .command('user')
   .description('manage users')
+  .action(() => userCommand.help());
+
+userCommand
   .command('create')
   .description('create a user (and their default workspace)')
   .requiredOption('--email <email>', 'email address')
   .requiredOption('--password <password>', 'password (at least 8 characters)')
   .option('--username <name>', 'display name')
   .action(async (options: { email: string; password: string; username?: string }) => {
+    // The same rules as POST /api/v1/auth/register.
+    const checked = registerBody.safeParse(options);
+    if (!checked.success) {
+      throw new InvalidArgumentError(checked.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('; '));
+    }
     const { config } = loadConfig({ path: program.opts().config });
-    if (options.password.length < 8) throw new InvalidArgumentError('--password must be at least 8 characters');
     const store = await Store.open(config.database.url);
     try {
       const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));
-      const result = await auth.register(options);
+      const result = await auth.register(checked.data);
       process.stdout.write(`${JSON.stringify({ user: result.user, default_workspace_id: result.default_workspace_id })}\n`);
     } finally {
       await store.close();
@@ -86,10 +108,9 @@ program
   });
 
 program.parseAsync().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartupError || error instanceof AppError || error instanceof InvalidArgumentError) {
-    process.stderr.write(`tokendance: ${error.message}\n`);
-  } else {
-    process.stderr.write(`tokendance: ${(error as Error)?.stack ?? String(error)}\n`);
-  }
+  const verbose = Boolean(program.opts().verbose) || process.argv.includes('--verbose');
+  const { message, expected } = describeStartupError(error, startupTarget);
+  process.stderr.write(`tokendance: ${message}${expected || verbose ? '' : ' (--verbose shows the stack trace)'}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { configSchema, flatSections, type Config } from './schema.js';
+import { findUnknownKeys, type UnknownKey, unwrap } from './schema-keys.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -29,16 +30,23 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const source = findConfigFile(cwd, options.path);
   const raw: Record<string, unknown> = source ? readToml(source) : {};
 
-  applyEnvOverrides(raw, env);
   const server = (raw.server ??= {}) as Record<string, unknown>;
+  // Plain HOST/PORT (as set by process managers and PaaS) beat the file; TOKENDANCE_SERVER_* and flags beat them.
+  if (env.HOST) server.host = env.HOST;
+  if (env.PORT) server.port = coerce(env.PORT, unwrap((unwrap(configSchema.shape.server) as z.ZodObject).shape.port), 'server.port', 'PORT');
+  applyEnvOverrides(raw, env);
   if (options.overrides?.host !== undefined) server.host = options.overrides.host;
   if (options.overrides?.port !== undefined) server.port = options.overrides.port;
   if (options.overrides?.insecure) server.insecure = true;
 
+  // A typo must not silently fall back to a default (`prot = 9000` would serve on 8000).
+  const unknown = findUnknownKeys(raw, configSchema);
+  if (unknown.length > 0) throw new ConfigError(describeUnknownKeys(unknown, source));
+
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration${source ? ` in ${source}` : ''}:\n${lines.join('\n')}`);
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration${source ? ` in ${source}` : ''}: ${problems.join('; ')}`);
   }
   return { config: parsed.data, source };
 }
@@ -80,13 +88,13 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   }
 }
 
-function unwrap(schema: unknown): z.ZodType {
-  let current = schema as z.ZodType;
-  for (;;) {
-    const def = (current as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } })._zod.def;
-    if (['default', 'prefault', 'optional', 'nullable'].includes(def.type) && def.innerType) current = def.innerType;
-    else return current;
-  }
+/** One line: `Unknown config key "server.prot" in ./tokendance.toml: did you mean "server.port"?` */
+function describeUnknownKeys(unknown: UnknownKey[], source: string | null): string {
+  const where = source ? ` in ${source}` : '';
+  const hint = (key: UnknownKey) =>
+    key.suggestion ? `did you mean "${key.suggestion}"?` : `valid keys here: ${key.valid.join(', ')}`;
+  if (unknown.length === 1) return `Unknown config key "${unknown[0]!.path}"${where}: ${hint(unknown[0]!)}`;
+  return `Unknown config keys${where}: ${unknown.map((key) => `"${key.path}" (${hint(key)})`).join('; ')}`;
 }
 
 function coerce(value: string, schema: z.ZodType, key: string, envName: string): unknown {

@@ -127,6 +127,8 @@ export const configSchema = z.object({
       upload_max_bytes: z.number().int().positive().default(20971520),
       body_max_bytes: z.number().int().positive().default(1048576),
       sse_buffer_max_bytes: z.number().int().positive().default(4194304),
+      /** A replaying client that reads nothing for this long is disconnected (it resumes by cursor). */
+      sse_stall_timeout_s: z.number().positive().default(30),
     })
     .prefault({}),
   events: z

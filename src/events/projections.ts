@@ -21,11 +21,18 @@ export function toNamedFrame(event: StoredEvent): NamedFrame | null {
 
 /** The Service API stream's unnamed `data:` JSON (typed by `type`), or null when not shown there. */
 export function toServiceFrame(event: StoredEvent): string | null {
-  const base = { task_id: event.runId, session_id: event.sessionId };
+  // Seed fidelity: `task_id` only where the seed shows it (task_started, task_completed); every
+  // frame correlates by `run_id`, since seed clients file any frame with a task_id under that task.
+  const base = { session_id: event.sessionId, run_id: event.runId };
   const data = event.data;
   switch (event.type) {
     case 'run_started':
-      return JSON.stringify({ type: 'task_started', ...base, task_kind: data.kind });
+      return JSON.stringify({ type: 'task_started', task_id: event.runId, ...base, task_kind: data.kind });
+    case 'status':
+      // A run resumed after a restart streams its interrupted model turn again from the start.
+      if (data.resumed) return JSON.stringify({ type: 'assistant_message_restarted', ...base });
+      if (data.state === 'model_retrying' || data.state === 'model_fallback') return JSON.stringify({ type: 'model_status', ...base, ...data });
+      return null;
     case 'user_message':
       return JSON.stringify({ type: 'user_message', ...base, content: data.content });
     case 'content':
@@ -51,7 +58,7 @@ export function toServiceFrame(event: StoredEvent): string | null {
     case 'error':
       return JSON.stringify({ type: 'stream_error', ...base, error: data.message, code: data.code });
     case 'run_finished':
-      return JSON.stringify({ type: 'task_completed', ...base, success: data.success, turns: data.turns, duration_ms: data.duration_ms });
+      return JSON.stringify({ type: 'task_completed', task_id: event.runId, ...base, success: data.success, turns: data.turns, duration_ms: data.duration_ms });
     default:
       return null;
   }

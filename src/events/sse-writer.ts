@@ -4,7 +4,12 @@ export interface SseWriterOptions {
   heartbeatMs: number;
   /** Past this many unflushed bytes the client is too slow: it is disconnected and resumes by cursor. */
   maxBufferedBytes: number;
+  /** How long `drained()` waits for a client that reads nothing before cutting it off. */
+  stallTimeoutMs: number;
 }
+
+/** Replay writes pause above this many unflushed bytes (or a quarter of the cut-off) until the client has read them. */
+const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
  * Writes Server-Sent Events to a raw Node response. It never buffers without bound: a stalled
@@ -25,8 +30,9 @@ export class SseWriter {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    response.flushHeaders();
     response.socket?.setNoDelay(true);
+    // Headers plus a first line at once: proxies (Vite's dev proxy, nginx) pass the stream on only once a body byte arrives.
+    response.write(': connected\n\n');
     this.heartbeat = setInterval(() => this.comment('ping'), options.heartbeatMs);
     this.heartbeat.unref();
     response.on('close', () => this.markClosed());
@@ -36,9 +42,45 @@ export class SseWriter {
     return this.closedFlag;
   }
 
-  onClose(listener: () => void): void {
-    if (this.closedFlag) listener();
-    else this.closeListeners.push(listener);
+  /** Calls `listener` once the stream closes; returns a function that forgets it. */
+  onClose(listener: () => void): () => void {
+    if (this.closedFlag) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.push(listener);
+    return () => {
+      const index = this.closeListeners.indexOf(listener);
+      if (index >= 0) this.closeListeners.splice(index, 1);
+    };
+  }
+
+  /** True when a bulk writer (replay) should wait for `drained()` before writing more. */
+  get needsDrain(): boolean {
+    return !this.closedFlag && this.response.writableLength > Math.min(REPLAY_HIGH_WATER_BYTES, this.options.maxBufferedBytes / 4);
+  }
+
+  /**
+   * Resolves once the client has read what was written (or the stream closed). A client that
+   * reads nothing for `stallTimeoutMs` is disconnected: it can resume later by cursor.
+   */
+  drained(): Promise<void> {
+    if (!this.needsDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(stall);
+        this.response.off('drain', done);
+        forget();
+        resolve();
+      };
+      const stall = setTimeout(() => {
+        this.response.destroy();
+        this.markClosed();
+        done();
+      }, this.options.stallTimeoutMs);
+      this.response.on('drain', done);
+      const forget = this.onClose(done);
+    });
   }
 
   /** One frame; `event` omitted for the unnamed frames of the Service API stream. */

@@ -5,11 +5,20 @@ import type { StoredEvent } from './types.js';
 
 export const REPLAY_PAGE_SIZE = 500;
 const PAGE = REPLAY_PAGE_SIZE;
+/** Live events held back while a replay is written; past this they are dropped and read from the log instead. */
+const MAX_HELD_EVENTS = 10_000;
+/** Replay events queued at once before the loop waits for them to be written. */
+const DRAIN_CHECK_EVERY = 16;
 
 /**
  * Replays the log after a cursor and then continues live, with no gap and no duplicate: the
  * live subscription starts before the replay query, live events are held until the replay is
  * written, and anything the replay already covered is dropped by cursor.
+ *
+ * Memory per connection is bounded whatever the history's size: replay reads one page at a
+ * time and waits for the client to read what was written (64 KB of socket buffer) before going
+ * on; live events arriving meanwhile are held only up to MAX_HELD_EVENTS references, beyond
+ * which they are dropped and read back from the log, where every published event already is.
  */
 export async function replayThenLive(options: {
   writer: SseWriter;
@@ -23,6 +32,7 @@ export async function replayThenLive(options: {
   const { writer, cursorOf } = options;
   let last = options.after;
   let held: StoredEvent[] | null = [];
+  let droppedHeld = false;
   let finished = false;
   // Events are written one at a time, in order, even if writing has to wait (e.g. an access check).
   let chain = Promise.resolve();
@@ -36,19 +46,34 @@ export async function replayThenLive(options: {
       if (finished || writer.closed || cursorOf(event) <= last) return;
       last = cursorOf(event);
       if (await options.write(event)) finish();
+      // While replaying, wait for the client to read rather than outrun it (live events keep the cut-off rule).
+      else if (held !== null && writer.needsDrain) await writer.drained();
     });
   };
-  const unsubscribe = options.subscribe((event) => (held ? held.push(event) : deliver(event)));
+  const unsubscribe = options.subscribe((event) => {
+    if (!held) return deliver(event);
+    if (held.length >= MAX_HELD_EVENTS) {
+      held = [];
+      droppedHeld = true;
+    }
+    held.push(event);
+  });
   writer.onClose(() => {
     finished = true;
     unsubscribe();
   });
 
   for (;;) {
+    droppedHeld = false;
     const page = await options.readPage(last);
-    for (const event of page) deliver(event);
+    for (let index = 0; index < page.length; index++) {
+      deliver(page[index]!);
+      // Keep the queue of pending writes short; each write waits for the client when the socket is full.
+      if (index % DRAIN_CHECK_EVERY === DRAIN_CHECK_EVERY - 1) await chain;
+    }
     await chain;
-    if (finished || page.length < PAGE) break;
+    // A page read while held events were dropped may predate some of them: read once more.
+    if (finished || (page.length < PAGE && !droppedHeld)) break;
   }
   const buffered = held;
   held = null;

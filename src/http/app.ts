@@ -1,13 +1,18 @@
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { notFound, rateLimited } from '../core/errors.js';
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { notFound, rateLimited, unauthorized } from '../core/errors.js';
 import type { App, HttpContext } from './context.js';
-import { isServiceApi, sendError } from './error-handler.js';
+import { handleClientError } from './client-errors.js';
+import { sendError } from './error-handler.js';
+import { openApiOptions } from './openapi.js';
 import { requireIdentity, resolveIdentity } from './request-auth.js';
+import { ticketOf } from './stream-auth.js';
+import { refuseNulCharacters } from './nul-guard.js';
 import { authRoutes } from './routes/auth.js';
 import { filesRoutes } from './routes/files.js';
 import { serviceApiRoutes } from './routes/service-api.js';
@@ -15,8 +20,11 @@ import { chatRoutes } from './routes/chat.js';
 import { sessionStreamRoutes } from './routes/session-stream.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { workspacesRoutes } from './routes/workspaces.js';
+import { normalizedPath, surfaceOf, surfaceOfPath } from './surface.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Longer than any id the schemas accept (200), so an over-long id is a validation error, not a router one. */
+const MAX_PARAM_LENGTH = 512;
 
 export async function buildApp(context: HttpContext, logger: FastifyBaseLogger): Promise<App> {
   const { config } = context;
@@ -30,6 +38,21 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Slow or idle clients are closed; an established SSE response is not a request being received, so it is exempt.
+    requestTimeout: config.server.request_timeout_s * 1000,
+    keepAliveTimeout: config.server.keep_alive_timeout_s * 1000,
+    http: {
+      headersTimeout: Math.min(config.server.headers_timeout_s, config.server.request_timeout_s) * 1000,
+      requestTimeout: config.server.request_timeout_s * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler: handleClientError,
+    frameworkErrors: (error, request, reply) => {
+      // The router failed (bad percent-encoding, over-long parameter): no route, so classify by path.
+      request.surface = surfaceOfPath(normalizedPath(request.raw.url ?? ''));
+      sendError(request as FastifyRequest, reply as FastifyReply, error);
+    },
   }).withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -40,20 +63,20 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     await resolveIdentity(request, context.auth);
-    if (!request.identity && !request.identityError && context.localMode && isServiceApi(request.url)) {
+    // Local mode is decided by the route that will answer, never by how the path was spelled.
+    if (!request.identity && !request.identityError && context.localMode && surfaceOf(request) === 'service') {
       request.identity = { userId: context.localUserId };
     }
   });
-
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'TokenDance API', version: context.version, description: 'Self-hosted agent server: TokenDance API (/api/v1) and Service API (/api).' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+  await app.register(cors, {
+    origin: config.server.cors_origins.length > 0 ? config.server.cors_origins : false,
+    credentials: false,
+    exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'x-request-id'],
+    maxAge: 600,
   });
+
+  await app.register(swagger, openApiOptions(context.version));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.httpDuration.observe(
@@ -82,9 +105,13 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
 
   // Authentication is checked before validation so an anonymous caller learns nothing about input rules.
   app.addHook('preValidation', async (request) => {
+    if (ticketOf(request) !== undefined && !request.routeOptions.config?.streamTicket && !request.is404) {
+      throw unauthorized('Stream tickets are accepted only on SSE endpoints');
+    }
     // Docs, the OpenAPI document and the web page are public; every API route is not unless it says so.
-    if (!request.url.startsWith('/api/') || request.routeOptions.config?.public || request.is404) return;
-    requireIdentity(request);
+    if (request.is404) return;
+    if (surfaceOf(request) !== 'other' && !request.routeOptions.config?.public) requireIdentity(request);
+    refuseNulCharacters(request);
   });
 
   await app.register(

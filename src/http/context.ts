@@ -11,12 +11,14 @@ import type { WorkspacesService } from '../workspaces/service.js';
 import type { SseSlots } from './sse-slots.js';
 import type { StreamDeps } from './streams.js';
 import type { RunManager } from '../agent/run-manager.js';
+import type { ApprovalsService } from '../approvals/service.js';
 import type { AttachmentResolver } from '../agent/attachments.js';
+import type { ProviderHealthEntry } from '../agent/providers/health.js';
 
 export interface HealthReport {
   status: 'healthy' | 'degraded';
   database: { status: 'ok' | 'down'; dialect: string; error?: string };
-  model: { status: 'ok' | 'offline'; default: string; offline: boolean; message?: string };
+  model: { status: 'ok' | 'offline' | 'failing'; default: string; offline: boolean; message?: string; providers: ProviderHealthEntry[] };
 }
 
 /** Everything the routes need, built once by the composition root (src/server.ts). */
@@ -30,6 +32,7 @@ export interface HttpContext {
   uploads: UploadsService;
   sseSlots: SseSlots;
   runs: RunManager;
+  approvals: ApprovalsService;
   streams: StreamDeps;
   attachments: AttachmentResolver;
   /** True when `/api/*` accepts token-less requests as the local user. */

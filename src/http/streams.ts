@@ -35,10 +35,15 @@ export interface StreamDeps {
  */
 export function openSse(context: HttpContext, deps: StreamDeps, request: FastifyRequest, reply: FastifyReply, release: () => void): SseWriter {
   reply.hijack();
+  // A hijacked reply writes its own head: carry over what hooks set (X-Request-Id, CORS, rate-limit headers).
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value);
+  }
   reply.raw.setHeader('x-request-id', request.id);
   const writer = new SseWriter(reply.raw, {
     heartbeatMs: context.config.events.heartbeat_s * 1000,
     maxBufferedBytes: context.config.limits.sse_buffer_max_bytes,
+    stallTimeoutMs: context.config.limits.sse_stall_timeout_s * 1000,
   });
   writer.onClose(release);
   deps.registry.add(writer);

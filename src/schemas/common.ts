@@ -12,6 +12,11 @@ export const errorBody = z
   })
   .meta({ id: 'Error' });
 
+/** Every error under `/api` outside `/api/v1`: the Service API envelope with `success: false`. */
+export const serviceErrorBody = z
+  .object({ success: z.literal(false), data: z.null(), error: z.string() })
+  .meta({ id: 'ServiceError' });
+
 export const idParams = z.object({ id: z.string().min(1).max(200) });
 
 /** Query booleans arrive as strings. */

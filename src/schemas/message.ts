@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isoTimestamp } from './common.js';
+import { EXAMPLE } from './examples.js';
 
 export const toolCallSchema = z.object({
   id: z.string(),
@@ -16,7 +17,7 @@ export const messageSchema = z
     tool_call_id: z.string().optional(),
     created_at: isoTimestamp,
   })
-  .meta({ id: 'Message' });
+  .meta({ id: 'Message', examples: [{ id: EXAMPLE.messageId, role: 'user', content: 'write file hello.txt: hi', created_at: EXAMPLE.time }] });
 export type Message = z.infer<typeof messageSchema>;
 
 export const listMessagesQuery = z.object({

@@ -208,6 +208,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0002_approvals_and_workspace_policy': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('workspaces').addColumn('tool_policy', 'text').execute();
+        await db.schema.createIndex('approvals_run_call').on('approvals').columns(['run_id', 'call_id']).execute();
+        await db.schema.createIndex('approvals_status_expires').on('approvals').columns(['status', 'expires_at']).execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropIndex('approvals_status_expires').execute();
+        await db.schema.dropIndex('approvals_run_call').execute();
+        await db.schema.alterTable('workspaces').dropColumn('tool_policy').execute();
+      },
+    },
   };
 }
 

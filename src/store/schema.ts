@@ -67,6 +67,8 @@ export interface WorkspacesTable {
   name: string;
   owner_id: string;
   created_at: string;
+  /** JSON object of tool-name pattern → allow|ask|deny, layered over `[tools.policy]`; null = none. */
+  tool_policy: string | null;
 }
 
 export interface WorkspaceMembersTable {

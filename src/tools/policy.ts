@@ -40,3 +40,13 @@ function isMoreSpecific(
   if (a.exact !== b.exact) return a.exact;
   return STRICTNESS[a.policy] > STRICTNESS[b.policy];
 }
+
+/**
+ * `[tools.policy]` layered with a workspace's own policy: a workspace pattern that matches wins,
+ * except that it can never lift a `deny` set by the server's operator.
+ */
+export function layeredPolicy(name: string, server: ToolPolicyOverrides, workspace: ToolPolicyOverrides | null | undefined, fallback: ToolPolicy): ToolPolicy {
+  const serverPolicy = resolvePolicy(name, server, fallback);
+  if (!workspace || serverPolicy === 'deny') return serverPolicy;
+  return resolvePolicy(name, workspace, serverPolicy);
+}

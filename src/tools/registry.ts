@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ToolSpec } from '../agent/providers/types.js';
-import { matchesAnyPattern, resolvePolicy, type ToolPolicyOverrides } from './policy.js';
+import { layeredPolicy, matchesAnyPattern, type ToolPolicyOverrides } from './policy.js';
 import { runWithDeadline } from './run-with-deadline.js';
 import { truncateOutput } from './truncate-output.js';
 import type { Tool, ToolContext, ToolPolicy, ToolResult } from './types.js';
@@ -85,19 +85,19 @@ export class ToolRegistry {
     return this.get(name)?.name ?? name;
   }
 
-  /** Policy for a dotted or wire name; unknown tools fall back to `deny`. */
-  policyFor(name: string, overrides: ToolPolicyOverrides = this.policy): ToolPolicy {
+  /** Policy for a dotted or wire name, optionally layered with a workspace's policy; unknown tools fall back to `deny`. */
+  policyFor(name: string, overrides: ToolPolicyOverrides = this.policy, workspace?: ToolPolicyOverrides | null): ToolPolicy {
     const tool = this.get(name);
-    return resolvePolicy(tool?.name ?? fromWireName(name), overrides, tool?.defaultPolicy ?? 'deny');
+    return layeredPolicy(tool?.name ?? fromWireName(name), overrides, workspace, tool?.defaultPolicy ?? 'deny');
   }
 
   /**
    * Tool definitions for the model: wire names, JSON Schema parameters, denied tools left out.
    * `only` holds name patterns (wildcards allowed) of a profile's tool set; undefined = every tool.
    */
-  specs(only?: readonly string[], overrides: ToolPolicyOverrides = this.policy): ToolSpec[] {
+  specs(only?: readonly string[], overrides: ToolPolicyOverrides = this.policy, workspace?: ToolPolicyOverrides | null): ToolSpec[] {
     return this.list()
-      .filter((tool) => this.policyFor(tool.name, overrides) !== 'deny')
+      .filter((tool) => this.policyFor(tool.name, overrides, workspace) !== 'deny')
       .filter((tool) => !only || matchesAnyPattern(only, tool.name))
       .map((tool) => ({ name: wireName(tool.name), description: tool.description, parameters: parametersOf(tool) }));
   }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ToolPolicy } from '../config/schema.js';
+import type { WorkingMemoryChange } from '../memory/working-memory.js';
 
 export type { ToolPolicy };
 export type RiskLevel = 'low' | 'medium' | 'high';
@@ -13,6 +14,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Called when a tool creates or changes a file in the workspace, with its workspace-relative path. */
   onFileWritten?(relativePath: string): Promise<void> | void;
+  /** Called after a working-memory file (task plan, findings, progress) changed; these are never artifacts. */
+  onWorkingMemoryChanged?(change: WorkingMemoryChange): Promise<void> | void;
 }
 
 export interface ToolResult {

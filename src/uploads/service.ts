@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../core/errors.js';
+import { AppError, validationError } from '../core/errors.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { FileRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -31,19 +31,31 @@ export class UploadsService {
    * at the size limit; a cut file is deleted and answered with 413, never stored half.
    */
   async save(userId: string, file: { filename: string; mimetype: string; stream: Readable; isTruncated: () => boolean }): Promise<UploadedFile> {
+    // The parser may fail the part (a body cut short) while the directory is being made: remember it.
+    // Nothing reads the part before the pipeline below, so no data is lost meanwhile.
+    let earlyError: unknown;
+    const onEarlyError = (error: unknown) => (earlyError ??= error);
+    file.stream.once('error', onEarlyError);
     const id = newId();
     const directory = join(this.root, userId);
     await mkdir(directory, { recursive: true });
+    file.stream.off('error', onEarlyError);
+    if (earlyError && !isCutShort(earlyError)) throw earlyError;
+    // A part the parser already destroyed was cut short (it may have done so before we got it).
+    if (earlyError || file.stream.destroyed) throw malformedUpload();
     const storagePath = join(directory, id);
     let size = 0;
-    file.stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
     });
     try {
-      await pipeline(file.stream, createWriteStream(storagePath, { mode: 0o600 }));
+      await pipeline(file.stream, counter, createWriteStream(storagePath, { mode: 0o600 }));
     } catch (error) {
       await rm(storagePath, { force: true });
-      throw error;
+      throw isCutShort(error) ? malformedUpload() : error;
     }
     if (file.isTruncated()) {
       await rm(storagePath, { force: true });
@@ -68,6 +80,11 @@ export class UploadsService {
     return row && row.user_id === userId ? row : undefined;
   }
 }
+
+/** The multipart parser's words for a body that ended inside a part. */
+const isCutShort = (error: unknown): boolean => error instanceof Error && /terminated early|unexpected end/i.test(error.message);
+
+const malformedUpload = () => validationError('The multipart body ended before the file was complete');
 
 function sanitizeName(name: string): string {
   const cleaned = basename(name.replaceAll('\\', '/')).replace(/[\u0000-\u001f]/g, '').slice(0, 255);

@@ -15,7 +15,7 @@ export class WorkspacesService {
   }
 
   async create(userId: string, name: string): Promise<Workspace> {
-    const row: WorkspaceRow = { id: newId(), name, owner_id: userId, created_at: isoNow() };
+    const row: WorkspaceRow = { id: newId(), name, owner_id: userId, created_at: isoNow(), tool_policy: null };
     await this.store.workspaces.create(row);
     return present(row, 'owner');
   }

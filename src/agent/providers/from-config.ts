@@ -29,7 +29,7 @@ export interface BuiltProviders {
 export function buildProviders(
   config: Pick<Config, 'model' | 'providers'>,
   env: NodeJS.ProcessEnv,
-  log: (message: string) => void = () => {},
+  log: (message: string, fields?: Record<string, unknown>) => void = () => {},
   resilience: ResilientOptions = {},
 ): BuiltProviders {
   const configured = Object.keys(config.providers).length > 0;
@@ -37,8 +37,8 @@ export function buildProviders(
   const offline = Object.keys(definitions).length === 0;
   if (offline) {
     log(
-      'WARNING: no model provider configured (no [providers] in config and none of SPARK_API_KEY, OPENAI_API_KEY, ' +
-        'ANTHROPIC_API_KEY set). Using the offline demo model: answers are canned, not real AI.',
+      'NO MODEL PROVIDER CONFIGURED: using the offline demo model "offline" (answers are canned, not real AI). ' +
+        'Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY, or [providers.*] in tokendance.toml.',
     );
   }
 

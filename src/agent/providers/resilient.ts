@@ -1,5 +1,6 @@
 import { abortReason, isAbortError, sleep as abortableSleep } from './abort.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { ProviderHealth } from './health.js';
 import {
   ModelError,
   type ChatMessage,
@@ -19,7 +20,9 @@ export interface ResilientOptions {
   /** Injectable so tests can observe delays without waiting for them. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
-  log?: (message: string) => void;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Records each attempt's outcome for /api/health. */
+  health?: ProviderHealth;
 }
 
 /**
@@ -39,7 +42,8 @@ export class ResilientModel implements ModelProvider {
   private readonly backoff: BackoffPolicy;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly now: () => number;
-  private readonly log: (message: string) => void;
+  private readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  private readonly health: ProviderHealth | undefined;
 
   constructor(
     private readonly entries: ResilientEntry[],
@@ -55,6 +59,7 @@ export class ResilientModel implements ModelProvider {
     this.sleep = options.sleep ?? abortableSleep;
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
+    this.health = options.health;
   }
 
   get providerNames(): string[] {
@@ -68,7 +73,10 @@ export class ResilientModel implements ModelProvider {
       if (failure === undefined) return;
       failures.push(failure);
       const next = this.entries[position + 1];
-      if (next) this.log(`model provider ${entry.provider.name} failed (${failure}); falling back to ${next.provider.name}`);
+      if (next) {
+        this.log(`model provider ${entry.provider.name} failed (${failure}); falling back to ${next.provider.name}`, { provider: entry.provider.name, fallback: next.provider.name });
+        yield { type: 'fallback', from: entry.provider.name, to: next.provider.name, reason: failure };
+      }
     }
     throw new ModelError(`All model providers failed: ${failures.join('; ')}`, { retryable: false });
   }
@@ -82,15 +90,20 @@ export class ResilientModel implements ModelProvider {
       let yielded = false;
       try {
         for await (const event of provider.stream(providerRequest)) {
-          if (!yielded) this.lastProviderName = provider.name;
+          if (!yielded) {
+            this.lastProviderName = provider.name;
+            this.health?.succeeded(provider.name);
+          }
           yielded = true;
           yield event;
         }
+        if (!yielded) this.health?.succeeded(provider.name);
         return undefined;
       } catch (error) {
         if (request.signal.aborted) throw abortReason(request.signal);
         if (isAbortError(error)) throw error;
         const failure = asModelError(provider.name, error);
+        this.health?.failed(provider.name, failure.message);
         if (yielded || failure.options.started) {
           throw new ModelError(`${failure.message} (the response was already streaming, so it was not retried)`, {
             ...failure.options,
@@ -104,7 +117,13 @@ export class ResilientModel implements ModelProvider {
         if (this.now() - startedAt + delay > entry.maxRetryMs) {
           return `${failure.message} (gave up after ${attempt + 1} attempt${attempt === 0 ? '' : 's'})`;
         }
-        this.log(`model provider ${provider.name}: ${failure.message}; retry ${attempt + 1} in ${Math.round(delay)} ms`);
+        this.log(`model provider ${provider.name}: ${failure.message}; retry ${attempt + 1} in ${Math.round(delay)} ms`, {
+          provider: provider.name,
+          status: failure.options.status,
+          attempt: attempt + 1,
+          delay_ms: Math.round(delay),
+        });
+        yield { type: 'retry', provider: provider.name, attempt: attempt + 1, delayMs: Math.round(delay), reason: failure.message, ...(failure.options.status ? { status: failure.options.status } : {}) };
         await this.sleep(delay, request.signal);
       }
     }

@@ -44,7 +44,11 @@ export type ModelStreamEvent =
   | { type: 'reasoning'; text: string }
   | { type: 'tool_call'; call: ToolCallRequest }
   | { type: 'usage'; usage: Usage }
-  | { type: 'finish'; reason: 'stop' | 'tool_calls' | 'length' | 'other' };
+  | { type: 'finish'; reason: 'stop' | 'tool_calls' | 'length' | 'other' }
+  /** The chain is waiting to retry a failed attempt (nothing of this turn was streamed yet). */
+  | { type: 'retry'; provider: string; attempt: number; delayMs: number; reason: string; status?: number }
+  /** The chain gave up on a provider and moves to the next one. */
+  | { type: 'fallback'; from: string; to: string; reason: string };
 
 export interface ModelProvider {
   /** Config name (e.g. `spark`, `openai`, `offline`). */

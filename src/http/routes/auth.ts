@@ -10,19 +10,19 @@ const errors = { 400: errorBody, 401: errorBody, 409: errorBody, 429: errorBody 
 export async function authRoutes(app: App, { auth }: HttpContext): Promise<void> {
   app.post(
     '/auth/register',
-    { config: { public: true }, schema: { tags, summary: 'Create an account and its default workspace', body: registerBody, response: { 201: authResultSchema, ...errors } } },
+    { config: { public: true }, schema: { tags, summary: 'Create an account and its default workspace', security: [], body: registerBody, response: { 201: authResultSchema, ...errors } } },
     async (request, reply) => reply.code(201).send(await auth.register(request.body)),
   );
 
   app.post(
     '/auth/login',
-    { config: { public: true }, schema: { tags, summary: 'Log in with email and password', body: loginBody, response: { 200: authResultSchema, ...errors } } },
+    { config: { public: true }, schema: { tags, summary: 'Log in with email and password', security: [], body: loginBody, response: { 200: authResultSchema, ...errors } } },
     async (request) => auth.login(request.body, request.ip),
   );
 
   app.post(
     '/auth/refresh',
-    { config: { public: true }, schema: { tags, summary: 'Rotate a refresh token', body: refreshBody, response: { 200: tokenPairSchema, ...errors } } },
+    { config: { public: true }, schema: { tags, summary: 'Rotate a refresh token', security: [], body: refreshBody, response: { 200: tokenPairSchema, ...errors } } },
     async (request) => auth.refresh(request.body.refresh_token),
   );
 

@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { errorBody, idParams } from '../../schemas/common.js';
+import { sessionStreamEvent } from '../../schemas/stream-events.js';
 import { streamSession } from '../../events/stream.js';
 import { toNamedFrame } from '../../events/projections.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
 import { openSse } from '../streams.js';
+import { WorkingMemory } from '../../memory/working-memory.js';
+import { workingMemorySchema } from '../../schemas/working-memory.js';
+import { SessionDirectories } from '../../sessions/workspace-dir.js';
 
 const tags = ['chat'];
 const security = [{ bearer: [] }];
@@ -14,10 +18,12 @@ const attachment = z.union([
   z.object({ type: z.enum(['image', 'document']), url: z.string().startsWith('data:').max(15_000_000), name: z.string().max(255).optional() }),
 ]);
 
-export const chatMessageBody = z.object({
-  content: z.string().min(1).max(100_000),
-  attachments: z.array(attachment).max(10).optional(),
-});
+export const chatMessageBody = z
+  .object({
+    content: z.string().min(1).max(100_000),
+    attachments: z.array(attachment).max(10).optional(),
+  })
+  .meta({ examples: [{ content: 'write file hello.txt: hi' }] });
 
 export async function chatRoutes(app: App, context: HttpContext): Promise<void> {
   const { runs, streams, attachments } = context;
@@ -30,6 +36,7 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
         summary: 'Send a message: starts a run and answers with its SSE stream (thinking, tool_call, tool_result, content, done, error)',
         params: idParams,
         body: chatMessageBody,
+        sse: { events: sessionStreamEvent, description: 'SSE of the run from its start to `done` or `error`; closing it does not stop the run' },
         response: { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 429: errorBody },
       },
     },
@@ -63,6 +70,26 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
       const { userId } = requireIdentity(request);
       const session = await context.sessions.requireAccess(userId, request.params.id);
       return { stopped: await runs.stopSession(session.id, 'stopped by user') };
+    },
+  );
+
+  // Stateless path mapping, same data dir as the run manager's.
+  const directories = new SessionDirectories(context.config.data.dir);
+  app.get(
+    '/chat/:id/working-memory',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "The agent's working memory: task plan, findings and progress, each with its front matter as metadata",
+        params: idParams,
+        response: { 200: workingMemorySchema, 401: errorBody, 403: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const { userId } = requireIdentity(request);
+      const session = await context.sessions.requireAccess(userId, request.params.id);
+      return new WorkingMemory(directories.pathOf(session.id), session.id).snapshot();
     },
   );
 }

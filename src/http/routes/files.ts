@@ -20,6 +20,7 @@ export async function filesRoutes(app: App, context: HttpContext): Promise<void>
         security,
         summary: 'Upload an attachment (multipart form field "file")',
         consumes: ['multipart/form-data'],
+        upload: 'file',
         response: { 201: uploadedFileSchema, 400: errorBody, 401: errorBody, 413: errorBody, 429: errorBody },
       },
       config: {
@@ -33,7 +34,11 @@ export async function filesRoutes(app: App, context: HttpContext): Promise<void>
     async (request, reply) => {
       const { userId } = requireIdentity(request);
       if (!request.isMultipart()) throw validationError('Expected multipart/form-data with a "file" field');
-      const part = await request.file();
+      const part = await request.file().catch((error: unknown) => {
+        // Busboy's complaints (no boundary, malformed headers) are the client's mistake, not ours.
+        if (error instanceof Error && !('statusCode' in error)) throw validationError(`Malformed multipart body: ${error.message}`);
+        throw error;
+      });
       if (!part || part.fieldname !== 'file') throw validationError('Missing form field "file"');
       const saved = await uploads.save(userId, {
         filename: part.filename,
@@ -47,7 +52,7 @@ export async function filesRoutes(app: App, context: HttpContext): Promise<void>
 
   app.get(
     '/artifacts/:id/content',
-    { schema: { tags: ['sessions'], security, summary: 'Download an artifact', params: idParams } },
+    { schema: { tags: ['sessions'], security, summary: 'Download an artifact', params: idParams, download: 'The file, with its media type' } },
     async (request, reply) => {
       const { userId } = requireIdentity(request);
       const artifact = await context.store.artifacts.findById(request.params.id);

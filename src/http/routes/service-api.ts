@@ -3,6 +3,8 @@ import { notFound } from '../../core/errors.js';
 import { toServiceFrame } from '../../events/projections.js';
 import { REPLAY_PAGE_SIZE, replayThenLive } from '../../events/stream.js';
 import { envelope } from '../../schemas/common.js';
+import { EXAMPLE } from '../../schemas/examples.js';
+import { serviceStreamEvent } from '../../schemas/stream-events.js';
 import type { RunRow } from '../../store/schema.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
@@ -18,9 +20,34 @@ const healthData = z
     version: z.string(),
     timestamp: z.number().int().describe('UNIX seconds'),
     database: z.object({ status: z.enum(['ok', 'down']), dialect: z.string(), error: z.string().optional() }),
-    model: z.object({ status: z.enum(['ok', 'offline']), default: z.string(), offline: z.boolean(), message: z.string().optional() }),
+    model: z.object({
+      status: z.enum(['ok', 'offline', 'failing']),
+      default: z.string(),
+      offline: z.boolean(),
+      message: z.string().optional(),
+      providers: z.array(
+        z.object({
+          name: z.string(),
+          status: z.enum(['ok', 'failing']),
+          consecutive_failures: z.number().int(),
+          last_error: z.string().optional(),
+          last_failure_at: z.string().optional(),
+        }),
+      ),
+    }),
   })
-  .meta({ id: 'Health' });
+  .meta({
+    id: 'Health',
+    examples: [
+      {
+        status: 'healthy',
+        version: '0.1.0',
+        timestamp: EXAMPLE.unixTime,
+        database: { status: 'ok', dialect: 'sqlite' },
+        model: { status: 'offline', default: 'offline', offline: true, message: 'No model provider configured: using the offline demo model', providers: [] },
+      },
+    ],
+  });
 
 const taskSchema = z
   .object({
@@ -32,9 +59,37 @@ const taskSchema = z
     started_at: z.number().int().nullable(),
     finished_at: z.number().int().nullable(),
   })
-  .meta({ id: 'Task' });
+  .meta({
+    id: 'Task',
+    examples: [
+      {
+        task_id: EXAMPLE.runId,
+        session_id: EXAMPLE.sessionId,
+        status: 'completed',
+        prompt: 'hello from test script',
+        created_at: EXAMPLE.unixTime,
+        started_at: EXAMPLE.unixTime,
+        finished_at: EXAMPLE.unixTime + 2,
+      },
+    ],
+  });
 
-const taskDetailsSchema = taskSchema.extend({ answer: z.string().nullable(), turns: z.number().int(), error: z.string().nullable() });
+const taskDetailsSchema = taskSchema.extend({ answer: z.string().nullable(), turns: z.number().int(), error: z.string().nullable() }).meta({
+  examples: [
+    {
+      task_id: EXAMPLE.runId,
+      session_id: EXAMPLE.sessionId,
+      status: 'completed',
+      prompt: 'hello from test script',
+      created_at: EXAMPLE.unixTime,
+      started_at: EXAMPLE.unixTime,
+      finished_at: EXAMPLE.unixTime + 2,
+      answer: 'Hello! How can I help?',
+      turns: 1,
+      error: null,
+    },
+  ],
+});
 
 /** Wraps Service API data in its `{success, data, error}` envelope. */
 export const ok = <T>(data: T) => ({ success: true as const, data, error: null });
@@ -58,7 +113,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
   const { runs, streams } = context;
   app.get(
     '/health',
-    { schema: { tags, summary: 'Health check (no auth, no rate limit)', response: { 200: envelope(healthData) } }, config: { rateLimit: false, public: true } },
+    { schema: { tags, summary: 'Health check (no auth, no rate limit)', security: [], response: { 200: envelope(healthData) } }, config: { rateLimit: false, public: true } },
     async () => {
       const report = await context.health();
       return ok({ ...report, version: context.version, timestamp: Math.floor(Date.now() / 1000) });
@@ -71,8 +126,8 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
       schema: {
         tags,
         summary: "Run a prompt on the caller's service session (queued FIFO behind a running task)",
-        body: z.object({ prompt: z.string().min(1).max(100_000) }),
-        response: { 200: envelope(z.object({ task_id: z.string(), status: z.enum(['started', 'queued']), timestamp: z.number().int() })) },
+        body: z.object({ prompt: z.string().min(1).max(100_000) }).meta({ examples: [{ prompt: 'hello from test script' }] }),
+        response: { 200: envelope(z.object({ task_id: z.string(), status: z.enum(['started', 'queued']), timestamp: z.number().int() }).meta({ examples: [{ task_id: EXAMPLE.runId, status: 'started', timestamp: EXAMPLE.unixTime }] })) },
       },
     },
     async (request) => {
@@ -95,7 +150,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
               state: z.enum(['Idle', 'Running', 'WaitingForApproval']),
               queued: z.number().int(),
               current_task_id: z.string().nullable(),
-            }),
+            }).meta({ examples: [{ session_id: EXAMPLE.sessionId, is_running: true, state: 'Running', queued: 0, current_task_id: EXAMPLE.runId }] }),
           ),
         },
       },
@@ -109,8 +164,8 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
       schema: {
         tags,
         summary: 'Cancel a task (default: the running one)',
-        body: z.object({ task_id: z.string().min(1).max(200).optional() }).nullish(),
-        response: { 200: envelope(z.object({ cancelled: z.boolean(), task_id: z.string().nullable() })) },
+        body: z.object({ task_id: z.string().min(1).max(200).optional() }).meta({ examples: [{ task_id: EXAMPLE.runId }] }).nullish(),
+        response: { 200: envelope(z.object({ cancelled: z.boolean(), task_id: z.string().nullable() }).meta({ examples: [{ cancelled: true, task_id: EXAMPLE.runId }] })) },
       },
     },
     async (request) => ok(await runs.cancelTask(requireIdentity(request).userId, request.body?.task_id)),
@@ -145,8 +200,14 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
   app.get(
     '/stream',
     {
-      config: { public: true },
-      schema: { tags, summary: "Every event of the caller's sessions as unnamed `data:` frames typed by `type`; Last-Event-ID resumes", querystring: streamQuery },
+      config: { public: true, streamTicket: true },
+      schema: {
+        tags,
+        summary: "Every event of the caller's sessions as unnamed `data:` frames typed by `type`; Last-Event-ID resumes",
+        security: [{ bearer: [] }, { ticket: [] }, {}],
+        querystring: streamQuery,
+        sse: { events: serviceStreamEvent, description: 'SSE: replay after Last-Event-ID (global cursor), then live; `: ping` every 15 s' },
+      },
     },
     async (request, reply) => {
       const userId = await streamUserId(request, context.auth);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { toNamedFrame } from '../../events/projections.js';
 import { streamSession } from '../../events/stream.js';
 import { errorBody, idParams } from '../../schemas/common.js';
+import { sessionStreamEvent } from '../../schemas/stream-events.js';
 import type { App, HttpContext } from '../context.js';
 import { streamUserId } from '../stream-auth.js';
 import { lastEventId, openSse } from '../streams.js';
@@ -16,11 +17,12 @@ export async function sessionStreamRoutes(app: App, context: HttpContext): Promi
   app.get(
     '/sessions/:id/stream',
     {
-      config: { public: true },
+      config: { public: true, streamTicket: true },
       schema: {
         tags: ['stream'],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { ticket: [] }],
         summary: 'Every event of the session: replay after Last-Event-ID, then live',
+        sse: { events: sessionStreamEvent, description: 'SSE: replay after Last-Event-ID (or `status` first without one), then live; `: ping` every 15 s' },
         params: idParams,
         querystring: streamQuery,
         response: { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 429: errorBody },
