@@ -111,6 +111,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     toolPolicy: config.tools.policy,
     logger,
     observer: metrics,
+    images: uploads,
   });
 
   const health = async (): Promise<HealthReport> => {

@@ -1,5 +1,5 @@
 import type { MessageRow } from '../store/schema.js';
-import type { ChatMessage, ToolCallRequest } from './providers/types.js';
+import type { ChatMessage, ContentPart, ToolCallRequest } from './providers/types.js';
 
 /** Stored tool calls use the OpenAI shape with the product's dotted tool names. */
 export interface StoredToolCall {
@@ -11,11 +11,52 @@ export interface StoredToolCall {
 export const toStoredToolCalls = (calls: ToolCallRequest[]): StoredToolCall[] =>
   calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
 
-/** Rebuilds the model conversation from stored messages (tool names stay dotted here). */
-export function conversationFromRows(rows: MessageRow[]): ChatMessage[] {
+/** An image attached to a user message, kept with it (`messages.attachments`) so every later model call can send it again. */
+export interface StoredImage {
+  type: 'image';
+  file_id: string;
+  media_type: string;
+  name: string;
+}
+
+/** Reads the bytes of a stored image; implemented at the edge (uploads), so the loop never touches files. */
+export interface ImageLoader {
+  loadImage(fileId: string): Promise<{ mediaType: string; dataBase64: string } | null>;
+}
+
+export type LoadedImages = ReadonlyMap<string, { mediaType: string; dataBase64: string } | null>;
+
+/** The images stored with a message; an unreadable value counts as none rather than failing the run. */
+export function storedImagesOf(row: Pick<MessageRow, 'attachments'>): StoredImage[] {
+  if (!row.attachments) return [];
+  try {
+    const parsed: unknown = JSON.parse(row.attachments);
+    return Array.isArray(parsed) ? parsed.filter((item): item is StoredImage => item?.type === 'image' && typeof item.file_id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Loads every image the conversation references, once per run. */
+export async function loadImages(rows: MessageRow[], loader: ImageLoader | undefined): Promise<LoadedImages> {
+  const images = new Map<string, { mediaType: string; dataBase64: string } | null>();
+  if (!loader) return images;
+  for (const row of rows) {
+    for (const image of storedImagesOf(row)) {
+      if (!images.has(image.file_id)) images.set(image.file_id, await loader.loadImage(image.file_id));
+    }
+  }
+  return images;
+}
+
+/**
+ * Rebuilds the model conversation from stored messages (tool names stay dotted here). A user
+ * message with images becomes image parts followed by its text (the order vision models read best).
+ */
+export function conversationFromRows(rows: MessageRow[], images: LoadedImages = new Map()): ChatMessage[] {
   const messages: ChatMessage[] = [];
   for (const row of rows) {
-    if (row.role === 'user') messages.push({ role: 'user', content: row.content });
+    if (row.role === 'user') messages.push({ role: 'user', content: userContent(row, images) });
     else if (row.role === 'assistant') {
       const calls = row.tool_calls ? (JSON.parse(row.tool_calls) as StoredToolCall[]) : [];
       messages.push({
@@ -30,6 +71,19 @@ export function conversationFromRows(rows: MessageRow[]): ChatMessage[] {
   return messages;
 }
 
+function userContent(row: MessageRow, images: LoadedImages): string | ContentPart[] {
+  const attached = storedImagesOf(row);
+  if (attached.length === 0) return row.content;
+  const parts: ContentPart[] = attached.map((image) => {
+    const loaded = images.get(image.file_id);
+    return loaded
+      ? { type: 'image', mediaType: loaded.mediaType, dataBase64: loaded.dataBase64 }
+      : { type: 'text', text: `[image ${image.name} is no longer available]` };
+  });
+  parts.push({ type: 'text', text: row.content });
+  return parts;
+}
+
 function toolNameOf(rows: MessageRow[], callId: string | null): string {
   for (const row of rows) {
     if (row.role !== 'assistant' || !row.tool_calls) continue;
@@ -39,10 +93,15 @@ function toolNameOf(rows: MessageRow[], callId: string | null): string {
   return 'unknown';
 }
 
+/** Providers bill an image by its pixels (Anthropic: about 1,600 tokens at most); the upper bound keeps packing safe. */
+const IMAGE_TOKENS = 1600;
+
 const estimateTokens = (message: ChatMessage): number => {
-  const content = typeof message.content === 'string' ? message.content : message.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
+  const parts = typeof message.content === 'string' ? [{ type: 'text' as const, text: message.content }] : message.content;
+  const text = parts.reduce((sum, part) => sum + (part.type === 'text' ? part.text.length : 0), 0);
+  const images = parts.filter((part) => part.type === 'image').length;
   const calls = message.role === 'assistant' ? (message.toolCalls ?? []).reduce((sum, call) => sum + call.arguments.length, 0) : 0;
-  return Math.ceil((content.length + calls) / 4) + 4;
+  return Math.ceil((text + calls) / 4) + images * IMAGE_TOKENS + 4;
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { LogEventType } from '../events/types.js';
-import { conversationFromRows, fitToContext, toStoredToolCalls } from './conversation.js';
+import { conversationFromRows, fitToContext, loadImages, toStoredToolCalls, type ImageLoader } from './conversation.js';
 import type { ChatMessage, ModelProvider, ToolCallRequest, ToolSpec, Usage } from './providers/types.js';
 import { ModelError } from './providers/types.js';
 import { RunFailure } from './run-failure.js';
@@ -40,6 +40,8 @@ export interface LoopInput {
   workingMemory?: WorkingMemoryView;
   /** Without a gate every call runs (tests of the bare loop). */
   gate?: ToolCallGate;
+  /** Reads images attached to user messages; without it they reach the model as a note. */
+  images?: ImageLoader;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
   const reminders = new RunReminders();
   const input: LoopInput = { ...loopInput, tools: recordingResults(loopInput.tools, reminders) };
   const { model, recorder, signal } = input;
-  const conversation = conversationFromRows(input.history);
+  const conversation = conversationFromRows(input.history, await loadImages(input.history, input.images));
   let iterations = input.resumeFrom?.iterations ?? 0;
   const usage: Usage = { ...(input.resumeFrom?.usage ?? { inputTokens: 0, outputTokens: 0 }) };
   const system: ChatMessage = { role: 'system', content: input.systemPrompt };

@@ -3,6 +3,7 @@ import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { Store } from '../store/store.js';
+import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
 import type { Usage } from './providers/types.js';
 
@@ -28,7 +29,7 @@ export class StoreRunRecorder implements RunRecorder {
     });
   }
 
-  async saveMessage(message: { role: 'user' | 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string }): Promise<void> {
+  async saveMessage(message: { role: 'user' | 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] }): Promise<void> {
     this.throwIfDeltaFailed();
     await this.store.messages.append([
       {
@@ -39,6 +40,7 @@ export class StoreRunRecorder implements RunRecorder {
         content: withoutNul(message.content),
         tool_calls: message.tool_calls === undefined ? null : withoutNul(message.tool_calls),
         tool_call_id: message.tool_call_id ?? null,
+        attachments: message.attachments?.length ? JSON.stringify(message.attachments) : null,
         created_at: isoNow(),
       },
     ]);

@@ -20,6 +20,8 @@ import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
 import type { RunObserver } from './run-observer.js';
 import { bindTools } from './workspace-tools.js';
+import type { ImageLoader, StoredImage } from './conversation.js';
+import { imagesOfRunInput, runInputJson } from './run-input.js';
 import { WorkingMemory } from '../memory/working-memory.js';
 
 export interface RunManagerDeps {
@@ -36,6 +38,8 @@ export interface RunManagerDeps {
   observer: RunObserver;
   /** Closes the open approval requests of a run that ends. */
   approvals: { closeForRun(runId: string): Promise<void> };
+  /** Reads images attached to messages (the uploads store); without it they reach the model as a note. */
+  images?: ImageLoader;
 }
 
 interface ActiveRun {
@@ -66,13 +70,13 @@ export class RunManager implements RunControl, RunWaker {
   constructor(private readonly deps: RunManagerDeps) {}
 
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
-  async startChat(userId: string, session: SessionRow, content: string): Promise<{ run: RunRow; startSeq: number }> {
+  async startChat(userId: string, session: SessionRow, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
     return this.withSessionLock(session.id, async () => {
       if ((await this.deps.store.runs.findLive(session.id)) || (await this.deps.store.runs.listQueued(session.id)).length > 0) {
         throw conflict('The session already has an active run');
       }
-      const run = this.newRun(userId, session.id, 'chat', content, 'running');
+      const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
       try {
         await this.deps.store.runs.create(run);
       } catch (error) {
@@ -147,11 +151,10 @@ export class RunManager implements RunControl, RunWaker {
     if (active) {
       active.controller.abort(new RunFailure('CANCELLED', 'Stopped by the user'));
       await Promise.race([active.finished, new Promise((resolve) => setTimeout(resolve, 1500).unref())]);
-      return true;
     }
-    // A run paused for approval (or orphaned) has no loop here: end it directly.
+    // A run parked for approval (or orphaned, or whose loop had just ended) has no loop to abort: end it here.
     const run = await this.deps.store.runs.findById(runId);
-    if (!run || !['running', 'waiting_approval'].includes(run.state)) return false;
+    if (!run || !['running', 'waiting_approval'].includes(run.state)) return Boolean(active);
     await this.finishFailed(run, new RunFailure('CANCELLED', 'Stopped by the user'), Date.parse(run.started_at ?? run.created_at));
     return true;
   }
@@ -240,7 +243,7 @@ export class RunManager implements RunControl, RunWaker {
     await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: now });
     const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
     const started = await this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt });
-    await recorder.saveMessage({ role: 'user', content: run.prompt });
+    await recorder.saveMessage({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
     await recorder.emit('user_message', { content: run.prompt });
     this.launch(run, false);
     return started.seq;
@@ -292,6 +295,7 @@ export class RunManager implements RunControl, RunWaker {
         recorder,
         systemPrompt: profile.systemPrompt,
         history: await store.messages.all(run.session_id),
+        images: this.deps.images,
         maxIterations: profile.maxIterations ?? config.max_iterations,
         signal,
         resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,

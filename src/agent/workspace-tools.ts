@@ -41,6 +41,7 @@ export function bindTools(options: {
   observer: RunObserver;
 }): AgentTools {
   const { registry, store, recorder, sessionId, runId, workspaceDir } = options;
+  const onFileDeleted = (relativePath: string) => store.artifacts.deleteByPath(sessionId, relativePath);
   const onFileWritten = async (relativePath: string) => {
     if (isWorkingMemoryPath(relativePath)) return; // memory, not a deliverable, even when written by file_write
     const info = await stat(join(workspaceDir, relativePath));
@@ -64,7 +65,7 @@ export function bindTools(options: {
     fromWireName: (wireName) => registry.fromWireName(wireName),
     toWireName: (name) => registry.wireName(name),
     execute: async (name, rawArguments, signal) => {
-      const result = await registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten, onWorkingMemoryChanged }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars });
+      const result = await registry.execute(name, rawArguments, { sessionId, runId, workspaceDir, signal, onFileWritten, onFileDeleted, onWorkingMemoryChanged }, { timeoutMs: options.timeoutMs, maxResultChars: options.maxResultChars });
       options.observer.toolFinished(registry.get(name) ? name : 'unknown', result.success, result.durationMs);
       return result;
     },

@@ -15,6 +15,7 @@ import { ticketOf } from './stream-auth.js';
 import { refuseNulCharacters } from './nul-guard.js';
 import { authRoutes } from './routes/auth.js';
 import { filesRoutes } from './routes/files.js';
+import { hitlRoutes } from './routes/hitl.js';
 import { serviceApiRoutes } from './routes/service-api.js';
 import { chatRoutes } from './routes/chat.js';
 import { sessionStreamRoutes } from './routes/session-stream.js';
@@ -122,6 +123,7 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
       await filesRoutes(v1 as App, context);
       await chatRoutes(v1 as App, context);
       await sessionStreamRoutes(v1 as App, context);
+      await hitlRoutes(v1 as App, context);
     },
     { prefix: '/api/v1' },
   );

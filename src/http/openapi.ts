@@ -62,7 +62,10 @@ type Json = Record<string, unknown>;
  */
 function finishDocument(input: Parameters<typeof jsonSchemaTransformObject>[0]): Json {
   const document = jsonSchemaTransformObject(input) as Json & { paths?: Json; components?: { schemas?: Record<string, Json> } };
-  const schemas = document.components?.schemas ?? {};
+  // zod marks each component with `$schema` and a fragment `$id`, which confuse validators resolving `$ref`s between components.
+  const schemas = Object.fromEntries(
+    Object.entries(document.components?.schemas ?? {}).map(([name, { $schema: _schema, $id: _id, ...schema }]) => [name, schema]),
+  );
 
   const sameAs = new Map<string, string>();
   for (const name of Object.keys(schemas)) {
@@ -80,12 +83,7 @@ function finishDocument(input: Parameters<typeof jsonSchemaTransformObject>[0]):
     }
   };
   visit(rewritten.paths);
-  // zod marks each component with `$schema` and a fragment `$id`, which confuse validators resolving `$ref`s between components.
-  const kept = Object.fromEntries(
-    Object.entries(rewritten.schemas)
-      .filter(([name]) => used.has(name))
-      .map(([name, { $schema: _schema, $id: _id, ...schema }]) => [name, schema]),
-  );
+  const kept = Object.fromEntries(Object.entries(rewritten.schemas).filter(([name]) => used.has(name)));
 
   addExamples(rewritten.paths, kept);
   return { ...document, paths: rewritten.paths, components: { ...document.components, schemas: kept, securitySchemes: usedSecuritySchemes(document) } };

@@ -19,8 +19,12 @@ const LEVELS: Record<number, { name: string; color: number }> = {
 /** Keys shown elsewhere in the line, or noise at a terminal (the request id only matters on warnings and errors). */
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'req', 'res', 'err', 'responseTime']);
 
+/** Requests seen arriving but not yet finished, so the completion line can say which request it was. */
+const MAX_OPEN_REQUESTS = 10_000;
+
 export function prettyLogStream(out: NodeJS.WritableStream, colors: boolean): LineWriter {
   const paint = (code: number, text: string) => (colors ? `\x1b[${code}m${text}\x1b[39m` : text);
+  const open = new Map<unknown, { method?: string; url?: string }>();
   return {
     write(line: string) {
       let entry: Record<string, unknown>;
@@ -29,6 +33,14 @@ export function prettyLogStream(out: NodeJS.WritableStream, colors: boolean): Li
       } catch {
         out.write(line);
         return;
+      }
+      // Fastify logs the request on arrival and only its id on completion: name the request on both lines.
+      if (entry.reqId !== undefined && entry.req && typeof entry.req === 'object') {
+        open.set(entry.reqId, entry.req as { method?: string; url?: string });
+        if (open.size > MAX_OPEN_REQUESTS) open.delete(open.keys().next().value);
+      } else if (entry.reqId !== undefined && entry.res && open.has(entry.reqId)) {
+        entry.req = open.get(entry.reqId);
+        open.delete(entry.reqId);
       }
       out.write(`${formatEntry(entry, paint)}\n`);
     },

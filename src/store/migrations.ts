@@ -220,6 +220,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('workspaces').dropColumn('tool_policy').execute();
       },
     },
+    '0003_message_attachments': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('messages').addColumn('attachments', 'text').execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.alterTable('messages').dropColumn('attachments').execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * Row shapes of every table. Timestamps are ISO-8601 UTC strings with milliseconds
@@ -107,6 +107,8 @@ export interface MessagesTable {
   content: string;
   tool_calls: string | null;
   tool_call_id: string | null;
+  /** JSON array of the images sent with a user message (`[{type:'image', file_id, media_type, name}]`); null = none. */
+  attachments: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
 }
 

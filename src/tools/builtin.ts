@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { createFileDeleteTool } from './file-delete.js';
 import { createFileListTool } from './file-list.js';
 import { createFileReadTool } from './file-read.js';
 import { createFileWriteTool } from './file-write.js';
@@ -39,6 +40,7 @@ export function createBuiltinTools(config: Config['agent'], options: BuiltinTool
     createFileReadTool({ maxBytes: config.file_read_max_bytes, defaultBytes }),
     createFileWriteTool(),
     createFileListTool(),
+    createFileDeleteTool(),
     ...createWorkingMemoryTools(),
     ...shell,
     ...(options.web ? [createWebFetchTool({ config: options.web.fetch })] : []),

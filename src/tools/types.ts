@@ -14,6 +14,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Called when a tool creates or changes a file in the workspace, with its workspace-relative path. */
   onFileWritten?(relativePath: string): Promise<void> | void;
+  /** Called when a tool deletes a file, so it stops being listed as an artifact. */
+  onFileDeleted?(relativePath: string): Promise<void> | void;
   /** Called after a working-memory file (task plan, findings, progress) changed; these are never artifacts. */
   onWorkingMemoryChanged?(change: WorkingMemoryChange): Promise<void> | void;
 }

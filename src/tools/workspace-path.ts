@@ -22,12 +22,33 @@ export async function resolveWorkspacePath(workspaceDir: string, requested: stri
     throw new ToolInputError('The path must be a non-empty string.');
   }
   if (requested.includes('\0')) throw new ToolInputError('The path must not contain NUL bytes.');
+  if (Buffer.byteLength(requested) > MAX_PATH_BYTES) throw new ToolInputError(`The path is longer than ${MAX_PATH_BYTES} bytes.`);
+  if (requested.split(/[\\/]/).some((segment) => Buffer.byteLength(segment) > MAX_NAME_BYTES)) {
+    throw new ToolInputError(`A file or directory name in the path is longer than ${MAX_NAME_BYTES} bytes.`);
+  }
 
   const root = resolve(workspaceDir);
   const rootReal = await realpath(root);
   const absolute = lexicalTarget(root, rootReal, requested);
   await assertStaysInside(absolute, rootReal, requested);
+  await assertNotHardLinked(absolute, requested);
   return { absolute, relative: toPosixRelative(root, absolute) };
+}
+
+/** Linux limits (PATH_MAX, NAME_MAX): longer input is refused with a clear message instead of ENAMETOOLONG. */
+const MAX_PATH_BYTES = 4096;
+const MAX_NAME_BYTES = 255;
+
+/**
+ * A file with several hard links may share its inode with a file outside the workspace (a link
+ * made before the workspace was, or by a process with more rights): reading, writing or deleting
+ * it through the workspace would touch that outside file, so such files are refused.
+ */
+async function assertNotHardLinked(absolute: string, requested: string): Promise<void> {
+  const info = await lstat(absolute).catch(() => null);
+  if (info?.isFile() && info.nlink > 1) {
+    throw new ToolInputError(`The file "${requested}" has ${info.nlink} hard links; files linked from elsewhere are not accessible to tools.`);
+  }
 }
 
 export function isInside(parent: string, child: string): boolean {

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { AppError, validationError } from '../core/errors.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { FileRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import { sniffImageType } from './image-type.js';
 
 export interface UploadedFile {
   file_id: string;
@@ -72,6 +73,44 @@ export class UploadsService {
     };
     await this.store.files.create(row);
     return { file_id: row.id, name: row.name, size: row.size, mime_type: row.mime_type };
+  }
+
+  /** Stores bytes that arrived inline (a data-URL attachment) as an upload, so they get a file_id. */
+  async saveBytes(userId: string, file: { name: string; mimeType: string; bytes: Buffer }): Promise<UploadedFile> {
+    const id = newId();
+    const directory = join(this.root, userId);
+    await mkdir(directory, { recursive: true });
+    const storagePath = join(directory, id);
+    await writeFile(storagePath, file.bytes, { mode: 0o600 });
+    const row: FileRow = { id, user_id: userId, name: sanitizeName(file.name), storage_path: storagePath, mime_type: file.mimeType, size: file.bytes.length, created_at: isoNow() };
+    try {
+      await this.store.files.create(row);
+    } catch (error) {
+      await rm(storagePath, { force: true });
+      throw error;
+    }
+    return { file_id: row.id, name: row.name, size: row.size, mime_type: row.mime_type };
+  }
+
+  /**
+   * ImageLoader for the agent: an image referenced by a stored message, as base64 with the type
+   * its bytes show. Not scoped to a user: the reference was checked when the message was sent,
+   * and every member of the session's workspace may replay it. Null when the file is gone.
+   */
+  async loadImage(fileId: string): Promise<{ mediaType: string; dataBase64: string } | null> {
+    const row = await this.store.files.findById(fileId);
+    if (!row) return null;
+    const bytes = await readFile(row.storage_path).catch(() => null);
+    const mediaType = bytes && sniffImageType(bytes);
+    if (!bytes || !mediaType) return null;
+    return { mediaType, dataBase64: bytes.toString('base64') };
+  }
+
+  /** An upload the user owns with its bytes, or undefined (unknown, another user's, or its file is gone). */
+  async readOwned(userId: string, fileId: string): Promise<(FileRow & { bytes: Buffer }) | undefined> {
+    const row = await this.find(userId, fileId);
+    const bytes = row && (await readFile(row.storage_path).catch(() => null));
+    return row && bytes ? { ...row, bytes } : undefined;
   }
 
   /** An upload the user owns, or undefined (another user's id looks the same as an unknown one). */

@@ -4,7 +4,13 @@ import type { Workspace } from '../schemas/workspace.js';
 import type { WorkspaceRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 
-const present = (row: WorkspaceRow, role: string): Workspace => ({ id: row.id, name: row.name, role, created_at: row.created_at });
+const present = (row: WorkspaceRow, role: string): Workspace => ({
+  id: row.id,
+  name: row.name,
+  role,
+  created_at: row.created_at,
+  tool_policy: row.tool_policy ? (JSON.parse(row.tool_policy) as Workspace['tool_policy']) : null,
+});
 
 export class WorkspacesService {
   constructor(private readonly store: Store) {}
@@ -23,6 +29,16 @@ export class WorkspacesService {
   async get(userId: string, workspaceId: string): Promise<Workspace> {
     const { workspace, role } = await this.requireMember(userId, workspaceId);
     return present(workspace, role);
+  }
+
+  /** Any member may rename the workspace or set its tool policy. */
+  async update(userId: string, workspaceId: string, changes: { name?: string; tool_policy?: Workspace['tool_policy'] }): Promise<Workspace> {
+    const { workspace, role } = await this.requireMember(userId, workspaceId);
+    const update: Partial<Pick<WorkspaceRow, 'name' | 'tool_policy'>> = {};
+    if (changes.name !== undefined) update.name = changes.name;
+    if (changes.tool_policy !== undefined) update.tool_policy = changes.tool_policy === null ? null : JSON.stringify(changes.tool_policy);
+    if (Object.keys(update).length > 0) await this.store.workspaces.update(workspaceId, update);
+    return present({ ...workspace, ...update }, role);
   }
 
   /** 404 when the workspace does not exist, 403 when it exists but the user is not a member. */

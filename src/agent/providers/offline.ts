@@ -8,6 +8,12 @@ export const OFFLINE_MODEL = 'offline-demo';
 /** `write file notes.txt: hello` (any case, optional "a", optional quotes around the name). */
 const WRITE_FILE_PATTERN = /\bwrite\s+(?:a\s+)?file\s+["'`]?([^\s:"'`]+)["'`]?\s*:\s*([\s\S]*)$/i;
 const FILE_WRITE_TOOL = 'file_write';
+/** `delete file notes.txt` / `delete notes.txt`: shows the approval flow (file_delete asks a human). */
+const DELETE_FILE_PATTERN = /\bdelete\s+(?:the\s+)?(?:file\s+)?["'`]?([^\s"'`]+)["'`]?\s*$/i;
+const FILE_DELETE_TOOL = 'file_delete';
+/** `search <query>`: uses web_search when a backend is configured, else explains how to add one. */
+const SEARCH_PATTERN = /^\s*(?:please\s+)?search(?:\s+(?:the\s+web\s+)?for)?\s+(.+)$/i;
+const WEB_SEARCH_TOOL = 'web_search';
 
 /**
  * The built-in demo model used when no provider is configured: deterministic and network-free,
@@ -38,18 +44,23 @@ export class OfflineProvider implements ModelProvider {
     yield { type: 'reasoning', text: 'Offline demo model: no model provider is configured, so I answer locally with canned logic.' };
 
     const writeRequest = WRITE_FILE_PATTERN.exec(userText);
-    const canWrite = request.tools.some((tool: ToolSpec) => tool.name === FILE_WRITE_TOOL);
-    if (toolResults.length === 0 && writeRequest && canWrite) {
-      const [, path = '', content = ''] = writeRequest;
-      const args = JSON.stringify({ path, content: content.trim() });
+    const offered = (name: string) => request.tools.some((tool: ToolSpec) => tool.name === name);
+    const canWrite = offered(FILE_WRITE_TOOL);
+    const call = toolResults.length === 0 ? this.intendedCall(userText, offered) : undefined;
+    if (call) {
       const turnNumber = messages.filter((message) => message.role === 'assistant').length + 1;
-      yield { type: 'tool_call', call: { id: `call_offline_${turnNumber}`, name: FILE_WRITE_TOOL, arguments: args } };
-      yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(args) } };
+      yield { type: 'tool_call', call: { id: `call_offline_${turnNumber}`, ...call } };
+      yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(call.arguments) } };
       yield { type: 'finish', reason: 'tool_calls' };
       return;
     }
 
-    const reply = composeReply(userText, toolResults, Boolean(writeRequest), canWrite);
+    const searchRequest = SEARCH_PATTERN.exec(userText);
+    const reply =
+      toolResults.length === 0 && searchRequest && !offered(WEB_SEARCH_TOOL)
+        ? `I would search the web for "${clip(searchRequest[1]!.trim(), 120)}", but no search backend is configured. ` +
+          'Add [tools.web_search] with provider = "tavily", "brave" or "searxng" (and api_key_env) to the config to enable web_search. (Offline demo model.)'
+        : composeReply(userText, toolResults, Boolean(writeRequest), canWrite);
     for (const word of reply.match(/\S+\s*/g) ?? []) {
       // Yield to the event loop between deltas so the stream behaves (and can be cancelled) like a real one.
       await nextTick();
@@ -58,6 +69,17 @@ export class OfflineProvider implements ModelProvider {
     }
     yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(reply) } };
     yield { type: 'finish', reason: 'stop' };
+  }
+
+  /** The demo's intents: write a file, delete a file (asks for approval), search the web. */
+  private intendedCall(userText: string, offered: (name: string) => boolean): { name: string; arguments: string } | undefined {
+    const write = WRITE_FILE_PATTERN.exec(userText);
+    if (write && offered(FILE_WRITE_TOOL)) return { name: FILE_WRITE_TOOL, arguments: JSON.stringify({ path: write[1], content: (write[2] ?? '').trim() }) };
+    const remove = DELETE_FILE_PATTERN.exec(userText);
+    if (remove && offered(FILE_DELETE_TOOL)) return { name: FILE_DELETE_TOOL, arguments: JSON.stringify({ path: remove[1] }) };
+    const search = SEARCH_PATTERN.exec(userText);
+    if (search && offered(WEB_SEARCH_TOOL)) return { name: WEB_SEARCH_TOOL, arguments: JSON.stringify({ query: search[1]!.trim() }) };
+    return undefined;
   }
 }
 
@@ -78,7 +100,7 @@ function composeReply(
   return (
     `Hello! I am the offline demo model, because no model provider is configured.${echo} ` +
     'Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY (or add [providers] to the config) to talk to a real model. ' +
-    'Try "write file notes.txt: hello" to see a tool call.'
+    'Try "write file notes.txt: hello" to see a tool call, then "delete file notes.txt" to see an approval request.'
   );
 }
 

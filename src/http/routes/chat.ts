@@ -8,6 +8,7 @@ import { requireIdentity } from '../request-auth.js';
 import { openSse } from '../streams.js';
 import { WorkingMemory } from '../../memory/working-memory.js';
 import { workingMemorySchema } from '../../schemas/working-memory.js';
+import { approvalAnswerSchema, chatConfirmBody } from '../../schemas/approval.js';
 import { SessionDirectories } from '../../sessions/workspace-dir.js';
 
 const tags = ['chat'];
@@ -37,18 +38,18 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
         params: idParams,
         body: chatMessageBody,
         sse: { events: sessionStreamEvent, description: 'SSE of the run from its start to `done` or `error`; closing it does not stop the run' },
-        response: { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 429: errorBody },
+        response: { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 413: errorBody, 429: errorBody },
       },
     },
     async (request, reply) => {
       const { userId } = requireIdentity(request);
       const session = await context.sessions.requireAccess(userId, request.params.id);
-      const prompt = await attachments.buildPrompt(userId, request.body.content, request.body.attachments ?? []);
+      const { prompt, images } = await attachments.resolve(userId, request.body.content, request.body.attachments ?? []);
       // Take the stream slot before starting, so a refused stream never leaves an unwatched run behind.
       const release = await context.sseSlots.acquire(userId);
       let started;
       try {
-        started = await runs.startChat(userId, session, prompt);
+        started = await runs.startChat(userId, session, prompt, images);
       } catch (error) {
         release();
         throw error;
@@ -60,6 +61,25 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
         if (frame) writer.send(event.seq, frame.event, frame.json);
         return event.type === 'done' || event.type === 'error';
       });
+    },
+  );
+
+  app.post(
+    '/chat/:id/confirm',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Answer a pending approval of this session (same request as POST /hitl/{id}/confirm)',
+        params: idParams,
+        body: chatConfirmBody,
+        response: { 200: approvalAnswerSchema, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request) => {
+      const { userId } = requireIdentity(request);
+      const { action_id, confirmed, feedback } = request.body;
+      return context.approvals.answer(userId, action_id, confirmed, feedback, request.params.id);
     },
   );
 

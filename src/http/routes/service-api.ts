@@ -3,6 +3,7 @@ import { notFound } from '../../core/errors.js';
 import { toServiceFrame } from '../../events/projections.js';
 import { REPLAY_PAGE_SIZE, replayThenLive } from '../../events/stream.js';
 import { envelope } from '../../schemas/common.js';
+import { approvalAnswerSchema, approvalRequestSchema, hitlConfirmBody } from '../../schemas/approval.js';
 import { EXAMPLE } from '../../schemas/examples.js';
 import { serviceStreamEvent } from '../../schemas/stream-events.js';
 import type { RunRow } from '../../store/schema.js';
@@ -169,6 +170,37 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
       },
     },
     async (request) => ok(await runs.cancelTask(requireIdentity(request).userId, request.body?.task_id)),
+  );
+
+  app.get(
+    '/approvals',
+    {
+      schema: {
+        tags,
+        summary: "Approval requests waiting on the caller's service session (answer them here or with the HITL API)",
+        response: { 200: envelope(z.object({ items: z.array(approvalRequestSchema) })) },
+      },
+    },
+    async (request) => {
+      const { userId } = requireIdentity(request);
+      const session = await runs.serviceSession(userId);
+      return ok({ items: await context.approvals.listPending(userId, session.id) });
+    },
+  );
+
+  app.post(
+    '/approvals/:id/confirm',
+    {
+      schema: {
+        tags,
+        summary: 'Approve or reject a pending request of the caller (once; 409 when already answered or expired)',
+        params: z.object({ id: z.string().min(1).max(200) }),
+        body: hitlConfirmBody,
+        response: { 200: envelope(approvalAnswerSchema) },
+      },
+    },
+    async (request) =>
+      ok(await context.approvals.answer(requireIdentity(request).userId, request.params.id, request.body.approved, request.body.user_feedback)),
   );
 
   app.get(

@@ -1,5 +1,5 @@
 import { errorBody, idParams } from '../../schemas/common.js';
-import { createWorkspaceBody, workspaceListSchema, workspaceSchema } from '../../schemas/workspace.js';
+import { createWorkspaceBody, updateWorkspaceBody, workspaceListSchema, workspaceSchema } from '../../schemas/workspace.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
 
@@ -24,5 +24,20 @@ export async function workspacesRoutes(app: App, { workspaces }: HttpContext): P
     '/workspaces/:id',
     { schema: { tags, security, summary: 'One workspace', params: idParams, response: { 200: workspaceSchema, ...errors } } },
     async (request) => workspaces.get(requireIdentity(request).userId, request.params.id),
+  );
+
+  app.patch(
+    '/workspaces/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Rename a workspace or set its tool policy (members only)',
+        params: idParams,
+        body: updateWorkspaceBody,
+        response: { 200: workspaceSchema, ...errors },
+      },
+    },
+    async (request) => workspaces.update(requireIdentity(request).userId, request.params.id, request.body),
   );
 }

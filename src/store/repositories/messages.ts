@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, MessageRow } from '../schema.js';
 
-export type NewMessage = Omit<MessageRow, 'position'>;
+export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attachments?: string | null };
 
 export class MessagesRepository {
   constructor(private readonly db: Kysely<Database>) {}

@@ -18,6 +18,10 @@ export class WorkspacesRepository {
     });
   }
 
+  async update(id: string, changes: Partial<Pick<WorkspaceRow, 'name' | 'tool_policy'>>): Promise<void> {
+    await this.db.updateTable('workspaces').set(changes).where('id', '=', id).execute();
+  }
+
   findById(id: string): Promise<WorkspaceRow | undefined> {
     return this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
   }
