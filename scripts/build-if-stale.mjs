@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `npm start` compiles only when the build is out of date: a full `tsc` takes 10-20 s, this check a
-// few milliseconds. A build counts once it succeeded: `prebuild` marks its start (--begin) and
-// `postbuild`, which npm runs only after a successful build, makes that mark the stamp (--done).
+// few milliseconds. A build counts once it succeeded: its start is marked (--begin) and the mark
+// becomes the stamp when it succeeds (--done; `npm run build` does both through pre/postbuild).
 // Any file or folder under src/ (a deletion changes its folder), tsconfig.json or package-lock.json
 // changed after that start makes the build stale.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,19 +35,31 @@ function newestInput() {
   return newest;
 }
 
-const mode = process.argv[2];
-if (mode === '--begin') {
+function begin() {
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(started, `${new Date().toISOString()}\n`);
-} else if (mode === '--done') {
+}
+
+function done() {
   try {
     renameSync(started, stamp);
   } catch {
     // A concurrent build already turned the mark into the stamp.
   }
-} else {
+}
+
+const mode = process.argv[2];
+if (mode === '--begin') begin();
+else if (mode === '--done') done();
+else {
   const built = mtime(stamp);
   if (built !== undefined && newestInput() < built && mtime(join(root, 'dist', 'cli', 'main.js')) !== undefined) process.exit(0);
-  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
-  process.exit(result.status ?? 1);
+  begin();
+  // tsc directly (not `npm run build`), so a signal to `npm start` reaches the compiler too.
+  const tsc = spawn(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => tsc.kill(signal));
+  tsc.on('exit', (code, signal) => {
+    if (code === 0) done();
+    process.exit(code ?? (signal ? 1 : 0));
+  });
 }

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isLoopbackHost } from './core/loopback.js';
 import { type BuiltProviders, buildProviders } from './agent/providers/from-config.js';
 import { ProviderHealth } from './agent/providers/health.js';
 import { resolveProfiles } from './agent/profiles.js';
@@ -27,6 +27,8 @@ import { ToolRegistry } from './tools/registry.js';
 import { selectShellSandbox } from './tools/sandbox/select.js';
 import { WorkspacesService } from './workspaces/service.js';
 import { ApprovalsService } from './approvals/service.js';
+import { McpClientManager } from './mcp/client-manager.js';
+import { ToolApi } from './mcp/tool-api.js';
 
 export interface StartOptions {
   config: Config;
@@ -44,6 +46,8 @@ export interface RunningServer {
   port: number;
   /** The configured model providers (the CLI's start-up summary names the default one). */
   models: BuiltProviders;
+  /** Connections to the `[[mcp.servers]]`; they connect in the background after start-up. */
+  mcpClients: McpClientManager;
   close(): Promise<void>;
 }
 
@@ -51,17 +55,12 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1' || host === '[::1]';
-}
 
 /** The composition root: opens storage, builds every service, serves HTTP. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const env = options.env ?? process.env;
-  const loopback = isLoopback(config.server.host);
+  const loopback = isLoopbackHost(config.server.host);
   if (config.auth.local_mode && !loopback && !config.server.insecure) {
     throw new StartupError(
       `Refusing to start: auth.local_mode is on and server.host "${config.server.host}" is not a loopback address. ` +
@@ -90,6 +89,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const web = { fetch: config.tools.web_fetch, search: webSearch.tool };
   const tools = new ToolRegistry({ tools: createBuiltinTools(config.agent, { shell, web }), policy: config.tools.policy });
   const uploads = new UploadsService(store, config.data.dir);
+  // Their tools join the registry as each server connects; nothing here waits for them.
+  const mcpClients = new McpClientManager(config.mcp.servers, { registry: tools, env, logger, clientVersion: VERSION });
 
   // Scraped only after start-up, when `runs` (declared below) exists.
   const metrics: Metrics = new Metrics({
@@ -148,6 +149,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     localUserId: localUser.id,
     health,
     metrics,
+    toolApi: new ToolApi({ registry: tools, clients: mcpClients, sessions, store, directories, agent: config.agent }),
   };
 
   const app = await buildApp(context, logger);
@@ -174,6 +176,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   await runs.recover();
   await approvals.expireDue();
   await app.listen({ host: config.server.host, port: config.server.port });
+  // Only once listening, so a failed start leaves no MCP child process behind.
+  mcpClients.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const hostForUrl = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -186,6 +190,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       clearInterval(approvalExpiry);
       // Runs stop without ending (the next start resumes them); streams end with a last comment.
       await runs.shutdown();
+      await mcpClients.close();
       streams.registry.closeAll('server shutting down');
       const force = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_s * 1000);
       force.unref();
@@ -194,5 +199,5 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await store.close();
     })());
 
-  return { app, context, url: `http://${hostForUrl}:${port}`, port, models, close };
+  return { app, context, url: `http://${hostForUrl}:${port}`, port, models, mcpClients, close };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -164,18 +164,21 @@ describe('npm start', () => {
   test('prestart compiles only when a source is newer than the last successful build', () => {
     const project = mkdtempSync(join(tmpdir(), 'tokendance-prestart-'));
     try {
-      // A miniature project with the real script and an `npm` that only records how it was called.
-      for (const dir of ['scripts', 'src/sub', 'dist/cli', 'bin']) mkdirSync(join(project, dir), { recursive: true });
+      // A miniature project with the real script and a `tsc` that only records its arguments (and fails on request).
+      for (const dir of ['scripts', 'src/sub', 'dist/cli', 'node_modules/typescript/bin']) mkdirSync(join(project, dir), { recursive: true });
       copyFileSync(join(ROOT, 'scripts', 'build-if-stale.mjs'), join(project, 'scripts', 'build-if-stale.mjs'));
-      writeFileSync(join(project, 'bin', 'npm'), `#!/bin/sh\necho "$@" >> "${join(project, 'npm-calls')}"\n`);
-      chmodSync(join(project, 'bin', 'npm'), 0o755);
+      const calls = join(project, 'tsc-calls');
+      writeFileSync(
+        join(project, 'node_modules/typescript/bin/tsc'),
+        `require('fs').appendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(' ') + '\\n'); process.exit(process.env.TSC_FAILS ? 2 : 0);`,
+      );
       for (const file of ['src/a.ts', 'src/sub/b.ts', 'tsconfig.json', 'dist/cli/main.js']) writeFileSync(join(project, file), '');
       const script = join(project, 'scripts', 'build-if-stale.mjs');
       const run = (...args: string[]) => {
-        const result = spawnSync(process.execPath, [script, ...args], { env: { PATH: `${join(project, 'bin')}:${process.env.PATH}` } });
+        const result = spawnSync(process.execPath, [script, ...args], { env: { PATH: process.env.PATH } });
         assert.equal(result.status, 0, String(result.stderr));
       };
-      const builds = () => (existsSync(join(project, 'npm-calls')) ? readFileSync(join(project, 'npm-calls'), 'utf8').trim().split('\n').length : 0);
+      const builds = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
       const at = (seconds: number) => new Date(Date.now() - 3_600_000 + seconds * 1000);
       const touch = (file: string, seconds: number) => utimesSync(join(project, file), at(seconds), at(seconds));
       const markBuilt = (seconds: number) => {
@@ -187,7 +190,7 @@ describe('npm start', () => {
 
       run();
       assert.equal(builds(), 1, 'never built: build');
-      assert.match(readFileSync(join(project, 'npm-calls'), 'utf8'), /^run build$/m);
+      assert.equal(readFileSync(calls, 'utf8'), '-p tsconfig.json\n');
 
       markBuilt(10);
       run();
@@ -200,17 +203,20 @@ describe('npm start', () => {
       markBuilt(30);
       run();
       assert.equal(builds(), 2);
+      touch('tsconfig.json', 40);
+      const failed = spawnSync(process.execPath, [script], { env: { PATH: process.env.PATH, TSC_FAILS: '1' } });
+      assert.equal(failed.status, 2, 'a failed build fails npm start');
+      assert.equal(builds(), 3, 'tsconfig.json changed: build');
+      run();
+      assert.equal(builds(), 4, 'after a failed build the next start compiles again');
+      run();
+      assert.equal(builds(), 4, 'that build succeeded: current');
+
       rmSync(join(project, 'src', 'sub', 'b.ts'));
       run();
-      assert.equal(builds(), 3, 'a source was deleted: build');
-
-      markBuilt(3_600 + 5); // after the deletion, which set the folder's time to now
+      assert.equal(builds(), 5, 'a source was deleted: build');
       run();
-      assert.equal(builds(), 3);
-      run('--begin'); // a build that starts and then fails leaves the last stamp in place
-      touch('tsconfig.json', 3_600 + 60);
-      run();
-      assert.equal(builds(), 4, 'tsconfig.json changed: build');
+      assert.equal(builds(), 5);
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

@@ -288,11 +288,16 @@ describe('tool registry', () => {
     assert.equal(registry.get('mcp__git-hub__search_issues')?.name, 'mcp.git-hub.search_issues');
   });
 
-  test('register refuses names that cannot round-trip and duplicates; unregister removes', () => {
+  test('names that cannot round-trip get distinct hashed wire names; duplicates are refused; unregister removes', () => {
     const registry = new ToolRegistry();
-    for (const bad of ['a__b', '_x', 'x_', 'a.b c', 'a..b', 'x'.repeat(65)]) {
-      assert.throws(() => registry.register(fakeTool(bad)), Error, bad);
-    }
+    const odd = ['a__b', '_x', 'x_', 'a.b c', 'a..b', 'x'.repeat(65)];
+    for (const name of odd) registry.register(fakeTool(name));
+    const wires = odd.map((name) => registry.wireName(name));
+    assert.ok(wires.every((wire) => /^[A-Za-z0-9_-]{1,64}$/.test(wire)), wires.join(' '));
+    assert.equal(new Set(wires).size, odd.length);
+    assert.deepEqual(wires.map((wire) => registry.fromWireName(wire)), odd);
+    for (const name of odd) registry.unregister(name);
+    assert.throws(() => registry.register(fakeTool('')), /empty/);
     registry.register(fakeTool('mcp.s.t'));
     assert.throws(() => registry.register(fakeTool('mcp.s.t')), /already registered/);
     assert.equal(registry.unregister('mcp__s__t'), true);
@@ -372,7 +377,7 @@ describe('tool registry', () => {
 
     const unknown = await registry.execute('nope', '{}', ctx, options);
     assert.equal(unknown.success, false);
-    assert.match(unknown.output, /^Unknown tool "nope"\. Available tools: boom, file_list, file_read, file_write, (\w+, )*sync_boom$/);
+    assert.match(unknown.output, /^Unknown tool "nope"\. Available tools: boom, (\w+, )*file_list, file_read, file_write, (\w+, )*sync_boom$/);
     assert.equal(unknown.args, null);
 
     const invalidJson = await registry.execute('file_read', '{"path": ', ctx, options);

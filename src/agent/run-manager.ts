@@ -2,7 +2,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { conflict, notFound, unavailable } from '../core/errors.js';
 import { isoNow, newId } from '../core/ids.js';
-import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { RunControl } from '../sessions/run-control.js';
 import type { SessionsService } from '../sessions/service.js';
@@ -10,19 +9,16 @@ import type { SessionDirectories } from '../sessions/workspace-dir.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
-import { RunParked, runAgentLoop } from './loop.js';
-import { ApprovalGate } from '../approvals/gate.js';
+import { RunParked } from './loop.js';
+import { executeRun, recordFailure } from './run-execution.js';
 import type { RunWaker } from '../approvals/service.js';
-import type { ToolPolicyOverrides } from '../tools/policy.js';
 import type { AgentProfile } from './profiles.js';
 import type { BuiltProviders } from './providers/from-config.js';
 import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
 import type { RunObserver } from './run-observer.js';
-import { bindTools } from './workspace-tools.js';
 import type { ImageLoader, StoredImage } from './conversation.js';
 import { imagesOfRunInput, runInputJson } from './run-input.js';
-import { WorkingMemory } from '../memory/working-memory.js';
 
 export interface RunManagerDeps {
   store: Store;
@@ -155,7 +151,7 @@ export class RunManager implements RunControl, RunWaker {
     // A run parked for approval (or orphaned, or whose loop had just ended) has no loop to abort: end it here.
     const run = await this.deps.store.runs.findById(runId);
     if (!run || !['running', 'waiting_approval'].includes(run.state)) return Boolean(active);
-    await this.finishFailed(run, new RunFailure('CANCELLED', 'Stopped by the user'), Date.parse(run.started_at ?? run.created_at));
+    await recordFailure(this.deps, run, new RunFailure('CANCELLED', 'Stopped by the user'), Date.parse(run.started_at ?? run.created_at));
     return true;
   }
 
@@ -267,110 +263,14 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean): Promise<void> {
-    const { store, config } = this.deps;
     const startedAt = Date.parse(run.started_at ?? isoNow());
-    const recorder = new StoreRunRecorder(store, this.deps.log, run.session_id, run.id);
     try {
-      const session = await store.sessions.findById(run.session_id);
-      if (!session) return;
-      const profile = this.deps.profiles.get(session.task_type) ?? this.deps.profiles.get('general')!;
-      const workspaceDir = await this.deps.directories.ensure(run.session_id);
-      const workspacePolicy = parseWorkspacePolicy((await store.workspaces.findById(session.workspace_id))?.tool_policy);
-      const tools = bindTools({
-        registry: this.deps.tools,
-        store,
-        recorder,
-        sessionId: run.session_id,
-        runId: run.id,
-        workspaceDir,
-        timeoutMs: config.tool_timeout_s * 1000,
-        maxResultChars: config.tool_result_max_chars,
-        allowed: profile.tools,
-        workspacePolicy,
-        observer: this.deps.observer,
-      });
-      const result = await runAgentLoop({
-        model: profile.model ? this.deps.models.modelFor(profile.model) : this.deps.models.model,
-        tools,
-        recorder,
-        systemPrompt: profile.systemPrompt,
-        history: await store.messages.all(run.session_id),
-        images: this.deps.images,
-        maxIterations: profile.maxIterations ?? config.max_iterations,
-        signal,
-        resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,
-        workingMemory: new WorkingMemory(workspaceDir, run.session_id),
-        gate: new ApprovalGate({
-          registry: this.deps.tools,
-          store,
-          recorder,
-          sessionId: run.session_id,
-          runId: run.id,
-          workspacePolicy,
-          approvalTimeoutS: config.approval_timeout_s,
-        }),
-      });
-      const finishedAt = isoNow();
-      const durationMs = Date.now() - startedAt;
-      const won = await store.runs.transition(run.id, ['running'], {
-        state: 'completed',
-        answer: withoutNul(result.content),
-        iterations: result.iterations,
-        input_tokens: result.usage.inputTokens,
-        output_tokens: result.usage.outputTokens,
-        finished_at: finishedAt,
-      });
-      if (!won) return;
-      await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
-      this.deps.observer.runFinished('completed', durationMs, result.usage);
-      await this.settleSessionStatus(run.session_id, 'completed');
-      const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
-      await recorder.emit('done', {
-        message: 'Task completed',
-        content: result.content,
-        artifacts,
-        usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
-        iterations: result.iterations,
-        duration_ms: durationMs,
-      });
-      await recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs });
+      await executeRun(this.deps, run, signal, resumed);
     } catch (error) {
       if (error instanceof ShutdownSignal) return;
       if (error instanceof RunParked) return this.park(run);
-      await this.finishFailed(run, error, startedAt);
+      await recordFailure(this.deps, run, error, startedAt);
     }
-  }
-
-  private async finishFailed(run: RunRow, error: unknown, startedAt: number): Promise<void> {
-    const { store } = this.deps;
-    const failure = error instanceof RunFailure ? error : new RunFailure('INTERNAL_ERROR', 'The run failed unexpectedly');
-    if (!(error instanceof RunFailure)) this.deps.logger.error({ err: error, run_id: run.id }, 'run failed');
-    const cancelled = failure.code === 'CANCELLED';
-    const current = await store.runs.findById(run.id);
-    const won = await store.runs.transition(run.id, ['running', 'waiting_approval'], {
-      state: cancelled ? 'cancelled' : 'failed',
-      error: failure.message,
-      error_code: failure.code,
-      finished_at: isoNow(),
-    });
-    if (!won) return;
-    await this.deps.approvals.closeForRun(run.id);
-    await this.deps.log.drain();
-    const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
-    await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
-    this.deps.observer.runFinished(cancelled ? 'cancelled' : 'failed', Date.now() - startedAt, usage);
-    await this.settleSessionStatus(run.session_id, cancelled ? 'completed' : 'error');
-    const durationMs = Date.now() - startedAt;
-    const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) =>
-      this.deps.log.append(run.session_id, run.id, type, { ...data, run_id: run.id });
-    await emit('error', { message: failure.message, code: failure.code });
-    await emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs });
-  }
-
-  /** A session shows `running` while it has a live or queued run; otherwise the last run's outcome. */
-  private async settleSessionStatus(sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
-    const queued = await this.deps.store.runs.listQueued(sessionId);
-    await this.deps.store.sessions.update(sessionId, { status: queued.length > 0 ? 'running' : outcome, updated_at: isoNow() });
   }
 
   private async startNext(sessionId: string): Promise<void> {
@@ -392,15 +292,5 @@ export class RunManager implements RunControl, RunWaker {
       if (this.sessionLocks.get(key) === next) this.sessionLocks.delete(key);
     }).catch(() => {});
     return next;
-  }
-}
-
-/** A workspace's stored policy; a corrupt value counts as none (the server's policy still applies). */
-function parseWorkspacePolicy(json: string | null | undefined): ToolPolicyOverrides | null {
-  if (!json) return null;
-  try {
-    return JSON.parse(json) as ToolPolicyOverrides;
-  } catch {
-    return null;
   }
 }

@@ -14,6 +14,11 @@ const MIME_BY_EXTENSION: Record<string, string> = {
   '.txt': 'text/plain',
   '.json': 'application/json',
   '.html': 'text/html',
+  '.htm': 'text/html',
+  '.css': 'text/css',
+  '.xml': 'application/xml',
+  '.yaml': 'application/yaml',
+  '.yml': 'application/yaml',
   '.csv': 'text/csv',
   '.py': 'text/x-python',
   '.ts': 'text/plain',
@@ -21,6 +26,9 @@ const MIME_BY_EXTENSION: Record<string, string> = {
   '.pdf': 'application/pdf',
   '.png': 'image/png',
   '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
   '.svg': 'image/svg+xml',
 };
 

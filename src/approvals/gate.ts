@@ -2,7 +2,7 @@ import { isoNow, newId } from '../core/ids.js';
 import type { GateDecision, RunRecorder, ToolCallGate } from '../agent/loop.js';
 import type { ToolCallRequest } from '../agent/providers/types.js';
 import type { Store } from '../store/store.js';
-import type { ToolPolicyOverrides } from '../tools/policy.js';
+import { matchesAnyPattern, type ToolPolicyOverrides } from '../tools/policy.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { argsHash } from './args-hash.js';
 import { presentApprovalEvent } from './present.js';
@@ -16,6 +16,8 @@ export interface ApprovalGateOptions {
   /** The session's workspace policy, layered over `[tools.policy]`. */
   workspacePolicy: ToolPolicyOverrides | null;
   approvalTimeoutS: number;
+  /** The profile's tool patterns; a call to a tool outside them is refused like a denied one. Undefined = every tool. */
+  profileTools?: readonly string[];
 }
 
 /**
@@ -27,7 +29,12 @@ export class ApprovalGate implements ToolCallGate {
   constructor(private readonly options: ApprovalGateOptions) {}
 
   async decide(call: ToolCallRequest): Promise<GateDecision> {
-    const { registry, store, runId, workspacePolicy } = this.options;
+    const { registry, store, runId, workspacePolicy, profileTools } = this.options;
+    // The model only sees the profile's tools, but may still name another: it must not run, nor ask a human.
+    const known = registry.get(call.name);
+    if (known && profileTools && !matchesAnyPattern(profileTools, known.name)) {
+      return { action: 'refuse', riskLevel: 'low', firstSeen: true, output: `Tool "${call.name}" is not available in this session, so it was not run. Use only the tools you were given.` };
+    }
     const parsed = registry.parseArgs(call.name, call.arguments);
     // Unknown tools and invalid arguments run into the registry's own error result.
     if (!parsed.ok) return { action: 'run', riskLevel: 'low', firstSeen: true };

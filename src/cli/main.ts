@@ -9,6 +9,7 @@ import { migrateToLatest } from '../store/migrations.js';
 import { Store } from '../store/store.js';
 import { startServer } from '../server.js';
 import { VERSION } from '../version.js';
+import { registerRunCommand } from './run-command.js';
 import { describeStartupError, type StartupTarget } from './startup-errors.js';
 import { startupSummary } from './startup-summary.js';
 
@@ -106,6 +107,8 @@ userCommand
       await store.close();
     }
   });
+
+registerRunCommand(program);
 
 program.parseAsync().catch((error: unknown) => {
   const verbose = Boolean(program.opts().verbose) || process.argv.includes('--verbose');

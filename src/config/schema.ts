@@ -14,17 +14,42 @@ const providerSchema = z.object({
   supports_vision: z.boolean().default(false),
 });
 
+/**
+ * One `[[mcp.servers]]` entry: a stdio command or a Streamable HTTP url. Values of `env` and
+ * `headers` may reference the server's environment as `${env:NAME}`; nothing else of that
+ * environment reaches an MCP server.
+ */
 const mcpServerSchema = z
   .object({
-    name: z.string().min(1),
-    command: z.string().optional(),
+    /** Tools appear as `mcp.<name>.<tool>`, so the name is one clean segment. */
+    name: z
+      .string()
+      .max(32)
+      .regex(/^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$/, 'use letters, digits, "-" and single inner "_" (at most 32 characters)'),
+    command: z.string().min(1).optional(),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), z.string()).default({}),
-    url: z.string().url().optional(),
+    cwd: z.string().min(1).optional(),
+    url: z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http(s) URL')
+      .optional(),
+    headers: z.record(z.string(), z.string()).default({}),
     enabled: z.boolean().default(true),
+    /** A tool call is cancelled after this long (the agent's tool_timeout_s still applies when shorter). */
+    timeout_s: z.number().positive().default(120),
+    /** Connecting and listing tools must finish within this time, else the attempt counts as failed and is retried. */
+    connect_timeout_s: z.number().positive().default(30),
   })
   .refine((server) => Boolean(server.command) !== Boolean(server.url), {
     message: 'exactly one of command or url is required',
+  })
+  .refine((server) => !server.url || (server.args.length === 0 && Object.keys(server.env).length === 0 && !server.cwd), {
+    message: 'args, env and cwd apply to a command (stdio) server, not to a url',
+  })
+  .refine((server) => !server.command || Object.keys(server.headers).length === 0, {
+    message: 'headers apply to a url (Streamable HTTP) server, not to a command',
   });
 
 const profileSchema = z.object({
@@ -145,11 +170,19 @@ export const configSchema = z.object({
     })
     .prefault({}),
   profiles: z.record(z.string(), profileSchema).default({}),
-  mcp: z.object({ servers: z.array(mcpServerSchema).default([]) }).prefault({}),
+  mcp: z
+    .object({
+      servers: z
+        .array(mcpServerSchema)
+        .default([])
+        .refine((servers) => new Set(servers.map((server) => server.name)).size === servers.length, 'server names must be unique'),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 export type ToolPolicy = z.infer<typeof toolPolicy>;
 
 /** Sections whose scalar keys may be overridden by TOKENDANCE_<SECTION>_<KEY>. */

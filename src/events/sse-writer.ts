@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { StreamWriter } from './stream.js';
 
 export interface SseWriterOptions {
   heartbeatMs: number;
@@ -15,7 +16,7 @@ const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
  * Writes Server-Sent Events to a raw Node response. It never buffers without bound: a stalled
  * client is cut off instead, which is safe because every stream is resumable by cursor.
  */
-export class SseWriter {
+export class SseWriter implements StreamWriter {
   private heartbeat: NodeJS.Timeout;
   private closedFlag = false;
   private readonly closeListeners: Array<() => void> = [];

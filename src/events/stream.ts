@@ -1,7 +1,22 @@
 import type { EventBus } from './bus.js';
 import type { EventLog } from './log.js';
-import type { SseWriter } from './sse-writer.js';
 import type { StoredEvent } from './types.js';
+
+/**
+ * Where a stream's frames go: an SSE response (SseWriter) or one subscription of a WebSocket.
+ * `send` writes one frame (`event` null for the Service API's unnamed frames); the rest lets
+ * replay wait for a slow client and stop when the client goes away.
+ */
+export interface StreamWriter {
+  send(id: string | number, event: string | null, json: string): void;
+  readonly closed: boolean;
+  /** Calls `listener` once the stream closes; returns a function that forgets it. */
+  onClose(listener: () => void): () => void;
+  /** True when a bulk writer (replay) should wait for `drained()` before writing more. */
+  readonly needsDrain: boolean;
+  drained(): Promise<void>;
+  end(): void;
+}
 
 export const REPLAY_PAGE_SIZE = 500;
 const PAGE = REPLAY_PAGE_SIZE;
@@ -21,7 +36,7 @@ const DRAIN_CHECK_EVERY = 16;
  * which they are dropped and read back from the log, where every published event already is.
  */
 export async function replayThenLive(options: {
-  writer: SseWriter;
+  writer: StreamWriter;
   subscribe: (listener: (event: StoredEvent) => void) => () => void;
   readPage: (after: number) => Promise<StoredEvent[]>;
   cursorOf: (event: StoredEvent) => number;
@@ -85,7 +100,7 @@ export async function replayThenLive(options: {
 export function streamSession(
   log: EventLog,
   bus: EventBus,
-  writer: SseWriter,
+  writer: StreamWriter,
   sessionId: string,
   after: number,
   write: (event: StoredEvent) => boolean | Promise<boolean>,

@@ -3,9 +3,11 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { notFound, rateLimited, unauthorized } from '../core/errors.js';
+import { hostOfHeader, isLoopbackHost } from '../core/loopback.js';
 import type { App, HttpContext } from './context.js';
 import { handleClientError } from './client-errors.js';
 import { sendError } from './error-handler.js';
@@ -16,12 +18,15 @@ import { refuseNulCharacters } from './nul-guard.js';
 import { authRoutes } from './routes/auth.js';
 import { filesRoutes } from './routes/files.js';
 import { hitlRoutes } from './routes/hitl.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { serviceApiRoutes } from './routes/service-api.js';
 import { chatRoutes } from './routes/chat.js';
 import { sessionStreamRoutes } from './routes/session-stream.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { workspacesRoutes } from './routes/workspaces.js';
-import { normalizedPath, surfaceOf, surfaceOfPath } from './surface.js';
+import { websocketPluginOptions, websocketRoutes } from './routes/ws.js';
+import { mcpEndpointRoutes } from './routes/mcp-endpoint.js';
+import { acceptsLocalUser, matchesEveryPath, normalizedPath, surfaceOf, surfaceOfPath } from './surface.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Longer than any id the schemas accept (200), so an over-long id is a validation error, not a router one. */
@@ -43,11 +48,8 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
     // Slow or idle clients are closed; an established SSE response is not a request being received, so it is exempt.
     requestTimeout: config.server.request_timeout_s * 1000,
     keepAliveTimeout: config.server.keep_alive_timeout_s * 1000,
-    http: {
-      headersTimeout: Math.min(config.server.headers_timeout_s, config.server.request_timeout_s) * 1000,
-      requestTimeout: config.server.request_timeout_s * 1000,
-      connectionsCheckingInterval: 1000,
-    },
+    // Node checks these timeouts on an interval (30 s by default): once a second keeps them close to their value.
+    http: { headersTimeout: Math.min(config.server.headers_timeout_s, config.server.request_timeout_s) * 1000, connectionsCheckingInterval: 1000 },
     clientErrorHandler: handleClientError,
     frameworkErrors: (error, request, reply) => {
       // The router failed (bad percent-encoding, over-long parameter): no route, so classify by path.
@@ -65,16 +67,20 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
     reply.header('x-request-id', request.id);
     await resolveIdentity(request, context.auth);
     // Local mode is decided by the route that will answer, never by how the path was spelled.
-    if (!request.identity && !request.identityError && context.localMode && surfaceOf(request) === 'service') {
-      request.identity = { userId: context.localUserId };
+    if (!request.identity && !request.identityError && context.localMode && acceptsLocalUser(surfaceOf(request))) {
+      // Local mode trusts this machine, not any web page: a DNS-rebound name must not reach it without a token.
+      if (config.server.insecure || isLoopbackHost(hostOfHeader(request.headers.host))) request.identity = { userId: context.localUserId };
+      else request.identityError = 'Requests without a token must address the server by a loopback name (localhost, 127.0.0.1, [::1])';
     }
   });
   await app.register(cors, {
     origin: config.server.cors_origins.length > 0 ? config.server.cors_origins : false,
     credentials: false,
-    exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
-    allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'mcp-session-id'],
+    allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'x-request-id', 'mcp-session-id', 'mcp-protocol-version'],
     maxAge: 600,
+    // The strict check answers an OPTIONS without Origin in text/plain, outside every error convention.
+    strictPreflight: false,
   });
 
   await app.register(swagger, openApiOptions(context.version));
@@ -103,14 +109,16 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
   await app.register(multipart, {
     limits: { fileSize: config.limits.upload_max_bytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
   });
+  await app.register(websocket, websocketPluginOptions);
 
   // Authentication is checked before validation so an anonymous caller learns nothing about input rules.
   app.addHook('preValidation', async (request) => {
-    if (ticketOf(request) !== undefined && !request.routeOptions.config?.streamTicket && !request.is404) {
+    // Unknown routes are 404s with or without credentials.
+    if (request.is404 || matchesEveryPath(request)) return;
+    if (ticketOf(request) !== undefined && !request.routeOptions.config?.streamTicket) {
       throw unauthorized('Stream tickets are accepted only on SSE endpoints');
     }
     // Docs, the OpenAPI document and the web page are public; every API route is not unless it says so.
-    if (request.is404) return;
     if (surfaceOf(request) !== 'other' && !request.routeOptions.config?.public) requireIdentity(request);
     refuseNulCharacters(request);
   });
@@ -124,10 +132,13 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
       await chatRoutes(v1 as App, context);
       await sessionStreamRoutes(v1 as App, context);
       await hitlRoutes(v1 as App, context);
+      await websocketRoutes(v1 as App, context);
+      await mcpRoutes(v1 as App, context);
     },
     { prefix: '/api/v1' },
   );
   await app.register(async (service) => serviceApiRoutes(service as App, context), { prefix: '/api' });
+  await app.register(async (mcp) => mcpEndpointRoutes(mcp as App, context));
 
   return app as unknown as App;
 }

@@ -21,9 +21,17 @@ export function handleClientError(error: Error & { code?: string; rawPacket?: un
     socket.destroy();
     return;
   }
+  const response = inFlightResponse(socket);
+  if (response?.headersSent) {
+    // The request already has its answer on the wire (a body cut short after a 413): a second one would corrupt it.
+    socket.end();
+    socket.setTimeout(1000, () => socket.destroy());
+    return;
+  }
   const { status, detail } = PARSER_ERRORS[error.code ?? ''] ?? { status: 400, detail: 'Malformed HTTP request' };
   const requestId = randomUUID();
-  const surface = surfaceOfPath(normalizedPath(requestTarget(error.rawPacket)));
+  // A body cut short fails after its request line was parsed: the request in flight names the surface.
+  const surface = surfaceOfPath(normalizedPath(response?.req?.url ?? requestTarget(error.rawPacket)));
   const body = JSON.stringify(errorBodyFor(surface, { status, code: 'VALIDATION_ERROR', detail }, requestId));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -32,6 +40,11 @@ export function handleClientError(error: Error & { code?: string; rawPacket?: un
   // Closing at once could reset the connection before the client reads the answer (unread request
   // bytes make the kernel send RST); give it a moment, then make sure the socket is gone.
   socket.setTimeout(1000, () => socket.destroy());
+}
+
+/** The response of the request the connection is carrying, if any (Node's own clientError default consults it too). */
+function inFlightResponse(socket: Socket): { headersSent?: boolean; req?: { url?: string } } | undefined {
+  return (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: { url?: string } } })._httpMessage;
 }
 
 /** The path of the request line in whatever the parser had received, or '' when there is none. */

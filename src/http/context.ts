@@ -14,6 +14,7 @@ import type { RunManager } from '../agent/run-manager.js';
 import type { ApprovalsService } from '../approvals/service.js';
 import type { AttachmentResolver } from '../agent/attachments.js';
 import type { ProviderHealthEntry } from '../agent/providers/health.js';
+import type { ToolApi } from '../mcp/tool-api.js';
 
 export interface HealthReport {
   status: 'healthy' | 'degraded';
@@ -40,6 +41,8 @@ export interface HttpContext {
   localUserId: string;
   health(): Promise<HealthReport>;
   metrics: Metrics;
+  /** Tool catalogue, direct tool calls and MCP server status (§9). */
+  toolApi: ToolApi;
   /** Shared counters for rate limits in scale-out mode. */
   redis?: Redis;
 }

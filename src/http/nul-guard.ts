@@ -14,18 +14,19 @@ export function refuseNulCharacters(request: FastifyRequest): void {
     ['query', request.query],
     ['body', request.body],
   ] as const) {
-    const field = nulField(value, part, 0);
+    const field = findNulField(value, part);
     if (field) throw validationError(`${field} must not contain NUL characters`, [{ field, message: 'must not contain NUL (\\u0000) characters' }]);
   }
 }
 
-function nulField(value: unknown, path: string, depth: number): string | undefined {
+/** The path of the first string or key in `value` that contains NUL, if any (also used for WebSocket frames). */
+export function findNulField(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH || Buffer.isBuffer(value)) return undefined;
   for (const [key, item] of Object.entries(value)) {
     const itemPath = `${path}.${key}`;
     if (key.includes('\u0000')) return itemPath;
-    const found = nulField(item, itemPath, depth + 1);
+    const found = findNulField(item, itemPath, depth + 1);
     if (found) return found;
   }
   return undefined;

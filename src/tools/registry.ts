@@ -4,7 +4,7 @@ import { layeredPolicy, matchesAnyPattern, type ToolPolicyOverrides } from './po
 import { runWithDeadline } from './run-with-deadline.js';
 import { truncateOutput } from './truncate-output.js';
 import type { Tool, ToolContext, ToolPolicy, ToolResult } from './types.js';
-import { fromWireName, toolNameProblem, wireName } from './wire-names.js';
+import { fromWireName, hashedWireName, reversibleWireName, wireName } from './wire-names.js';
 
 export { fromWireName, wireName } from './wire-names.js';
 export type { ToolPolicyOverrides } from './policy.js';
@@ -28,14 +28,21 @@ export interface ToolExecution extends ToolResult {
 
 export type ParsedToolCall = { ok: true; tool: Tool; args: unknown } | { ok: false; error: string };
 
+/** Hash lengths tried, in order, when a name needs a hashed wire name that is already taken. */
+const WIRE_HASH_LENGTHS = [8, 12, 16, 32];
+
 /**
  * The tools available to the agent, keyed by dotted name and reachable by wire name. Tools can be
  * added and removed at runtime (MCP servers connecting and disconnecting). Policy is evaluated
  * here but enforced by the caller: `execute` runs whatever it is asked to.
+ *
+ * Wire names come from these tables, not from reversing `__`: a name that cannot map reversibly
+ * (any MCP tool name) gets a hashed wire name, see wire-names.ts.
  */
 export class ToolRegistry {
   private readonly byName = new Map<string, Tool>();
   private readonly byWireName = new Map<string, Tool>();
+  private readonly wireNames = new Map<string, string>();
 
   private readonly policy: ToolPolicyOverrides;
 
@@ -44,16 +51,14 @@ export class ToolRegistry {
     for (const tool of options.tools ?? []) this.register(tool);
   }
 
-  /** Throws on an invalid or already registered name: both are programming errors. */
+  /** Throws on an empty or already registered name: both are programming errors. */
   register(tool: Tool): void {
-    const problem = toolNameProblem(tool.name);
-    if (problem) throw new Error(problem);
-    const wire = wireName(tool.name);
-    if (this.byName.has(tool.name) || this.byWireName.has(wire)) {
-      throw new Error(`tool "${tool.name}" is already registered`);
-    }
+    if (tool.name === '') throw new Error('tool name must not be empty');
+    if (this.byName.has(tool.name)) throw new Error(`tool "${tool.name}" is already registered`);
+    const wire = this.freeWireName(tool.name);
     this.byName.set(tool.name, tool);
     this.byWireName.set(wire, tool);
+    this.wireNames.set(tool.name, wire);
   }
 
   /** Accepts a dotted or wire name; returns whether a tool was removed. */
@@ -61,7 +66,8 @@ export class ToolRegistry {
     const tool = this.get(name);
     if (!tool) return false;
     this.byName.delete(tool.name);
-    this.byWireName.delete(wireName(tool.name));
+    this.byWireName.delete(this.wireNames.get(tool.name)!);
+    this.wireNames.delete(tool.name);
     return true;
   }
 
@@ -77,7 +83,8 @@ export class ToolRegistry {
 
   /** Wire name of a tool; works for unregistered names too. */
   wireName(name: string): string {
-    return wireName(this.get(name)?.name ?? name);
+    const tool = this.get(name);
+    return tool ? this.wireNames.get(tool.name)! : wireName(name);
   }
 
   /** Dotted name of a registered tool given its wire (or dotted) name; unknown names come back unchanged. */
@@ -99,14 +106,14 @@ export class ToolRegistry {
     return this.list()
       .filter((tool) => this.policyFor(tool.name, overrides, workspace) !== 'deny')
       .filter((tool) => !only || matchesAnyPattern(only, tool.name))
-      .map((tool) => ({ name: wireName(tool.name), description: tool.description, parameters: parametersOf(tool) }));
+      .map((tool) => ({ name: this.wireName(tool.name), description: tool.description, parameters: parametersOf(tool) }));
   }
 
   /** Validates raw model arguments so a caller can check them before asking a human to approve the call. */
   parseArgs(name: string, rawJson: string): ParsedToolCall {
     const tool = this.get(name);
     if (!tool) return { ok: false, error: this.unknownToolMessage(name) };
-    const shownName = wireName(tool.name);
+    const shownName = this.wireName(tool.name);
 
     let json: unknown;
     try {
@@ -142,12 +149,23 @@ export class ToolRegistry {
 
     const parsed = this.parseArgs(name, rawJson);
     if (!parsed.ok) return finish({ output: parsed.error, success: false }, null);
-    const result = await runWithDeadline(parsed.tool, wireName(parsed.tool.name), parsed.args, ctx, options.timeoutMs);
+    const result = await runWithDeadline(parsed.tool, this.wireName(parsed.tool.name), parsed.args, ctx, options.timeoutMs);
     return finish(result, parsed.args);
   }
 
+  /**
+   * The reversible form when it is free, else the hashed form with the shortest hash that is free.
+   * Depends only on the name unless two names clash, which for hashed names takes a SHA-256 prefix collision.
+   */
+  private freeWireName(name: string): string {
+    const candidates = [reversibleWireName(name), ...WIRE_HASH_LENGTHS.map((length) => hashedWireName(name, length))];
+    const free = candidates.find((candidate) => candidate !== undefined && !this.byWireName.has(candidate));
+    if (!free) throw new Error(`tool "${name}" has no free wire name`);
+    return free;
+  }
+
   private unknownToolMessage(name: string): string {
-    const available = this.list().map((tool) => wireName(tool.name));
+    const available = this.list().map((tool) => this.wireName(tool.name));
     return available.length > 0
       ? `Unknown tool "${name}". Available tools: ${available.join(', ')}`
       : `Unknown tool "${name}". No tools are available.`;
@@ -157,7 +175,8 @@ export class ToolRegistry {
 /** JSON Schema per tool object, computed once: specs are built for every model call. */
 const parametersCache = new WeakMap<Tool, Record<string, unknown>>();
 
-function parametersOf(tool: Tool): Record<string, unknown> {
+/** The JSON Schema of a tool's arguments, as the model sees it. */
+export function parametersOf(tool: Tool): Record<string, unknown> {
   const cached = parametersCache.get(tool);
   if (cached) return cached;
   // io 'input' keeps fields with defaults optional; 'any' keeps a transform or date from throwing here.

@@ -46,6 +46,13 @@ export interface Tool<Args = unknown> {
    */
   parametersJsonSchema?: Record<string, unknown>;
   defaultPolicy: ToolPolicy;
+  /** The configured MCP server the tool comes from; undefined for built-in tools. */
+  mcpServer?: string;
+  /**
+   * False for tools that never touch the session workspace (MCP tools), so a direct REST call
+   * needs no session. Undefined counts as true: a tool needs a workspace unless it says otherwise.
+   */
+  usesWorkspace?: boolean;
   risk(args: Args): RiskLevel;
   describe(args: Args): ToolOperationDescription;
   execute(args: Args, ctx: ToolContext): Promise<ToolResult>;

@@ -35,6 +35,7 @@ export function createWebFetchTool(options: WebFetchOptions): Tool<WebFetchArgs>
       'binary content are refused. Only public internet addresses can be reached.',
     inputSchema: webFetchSchema,
     defaultPolicy: 'allow',
+    usesWorkspace: false,
     risk: () => 'low',
     describe: (args) => ({ operation: 'web_fetch', description: `Fetch ${args.url}` }),
     execute: async (args, ctx) => {

@@ -76,6 +76,7 @@ export function createWebSearchTool(provider: string, backend: SearchBackend, ma
       'Use web_fetch on a result URL to read the page itself.',
     inputSchema: webSearchSchema(maxResults),
     defaultPolicy: 'allow',
+    usesWorkspace: false,
     risk: () => 'low',
     describe: (args) => ({ operation: 'web_search', description: `Search the web for "${args.query}"` }),
     execute: async (args, ctx) => {

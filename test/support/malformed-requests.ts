@@ -8,19 +8,29 @@ import type { ExchangeOptions } from './raw-exchange.js';
  * surface's error body, X-Request-Id).
  */
 
-export type Surface = 'v1' | 'service';
-export type Kind = 'workspace' | 'session' | 'approval' | 'task' | 'artifact';
+/** Which error body a path answers with: the Service API envelope under /api (not /api/v1), else the TokenDance body. */
+export type Surface = 'tokendance' | 'service';
+
+export const surfaceOfPath = (path: string): Surface => (path.startsWith('/api/') && !path.startsWith('/api/v1/') ? 'service' : 'tokendance');
+export type Kind = 'workspace' | 'session' | 'approval' | 'task' | 'artifact' | 'tool';
 
 export interface Operation {
   method: string;
-  /** The OpenAPI path, `{id}` included. */
+  /** The OpenAPI path, `{id}` (or another parameter) included. */
   path: string;
   surface: Surface;
-  /** Needs a token (or, on the Service API, local mode); a refused token must be a 401. */
+  /** Needs a token (or, outside /api/v1, local mode); a refused token must be a 401. */
   secured: boolean;
+  /** No local mode: without a token, a 401. */
+  tokenOnly: boolean;
+  /** What the path parameter names, if the path has one. */
   kind?: Kind;
+  /** The path parameter's maxLength, if it declares one. */
+  paramMaxLength?: number;
   json?: { fields: string[]; example: Record<string, unknown> };
   multipart: boolean;
+  /** Answers 200 with an event stream. */
+  sse: boolean;
 }
 
 export interface Case {
@@ -32,13 +42,18 @@ export interface Case {
   expect?: number[];
   /** Echoed X-Request-Id expected. */
   requestId?: string;
+  /** Headers the answer must carry, with these values. */
+  expectHeaders?: Record<string, string>;
   /** Runs after everything else: it may delete the caller's resources or revoke its token. */
   destructive: boolean;
+  /** Revokes the valid token it carries when it succeeds (logout): run alone, with a fresh token swapped in. */
+  revokes?: boolean;
 }
 
 export interface Fixtures {
   own: Record<Kind, string>;
-  other: Record<Kind, string>;
+  /** Resources of another user; absent for kinds nobody owns (tools). */
+  other: Partial<Record<Kind, string>>;
   tokens: { valid: string; expired: string; forged: string; algNone: string };
   bodyMaxBytes: number;
   uploadMaxBytes: number;
@@ -54,25 +69,32 @@ const KIND_OF_SEGMENT: Record<string, Kind> = {
   approvals: 'approval',
   tasks: 'task',
   artifacts: 'artifact',
+  tools: 'tool',
 };
+
+/** Logging out revokes the token the request carries: the test gives such requests a token of their own. */
+export const revokesToken = (operation: Pick<Operation, 'path'>): boolean => operation.path.endsWith('/auth/logout');
 
 export function operationsOf(document: Json): Operation[] {
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries<Json>(document.paths)) {
     for (const [method, operation] of Object.entries<Json>(item)) {
-      const surface: Surface = path.startsWith('/api/v1/') ? 'v1' : 'service';
-      const segment = /\/([^/]+)\/\{id\}/.exec(path)?.[1];
+      const segment = /\/([^/]+)\/\{[^}]+\}/.exec(path)?.[1];
+      const pathParameter = (operation.parameters ?? []).find((parameter: Json) => parameter.in === 'path');
       const content = operation.requestBody?.content ?? {};
       const jsonContent = content['application/json'];
       operations.push({
         method: method.toUpperCase(),
         path,
-        surface,
+        surface: surfaceOfPath(path),
         secured: (operation.security ?? []).length > 0,
+        tokenOnly: (operation.security ?? []).length > 0 && path.startsWith('/api/v1/'),
         // A route added under a new noun still gets a real id of the caller's: its session.
-        kind: path.includes('{id}') ? (KIND_OF_SEGMENT[segment ?? ''] ?? 'session') : undefined,
-        json: jsonContent ? { fields: fieldsOf(jsonContent.schema, document), example: { ...(jsonContent.example ?? {}) } } : undefined,
+        kind: segment ? (KIND_OF_SEGMENT[segment] ?? 'session') : undefined,
+        paramMaxLength: pathParameter?.schema?.maxLength,
+        json: jsonContent ? { fields: fieldsOf(jsonContent.schema, document), example: exampleOf(jsonContent, document) } : undefined,
         multipart: 'multipart/form-data' in content,
+        sse: operation.responses?.['200']?.content?.['text/event-stream'] !== undefined,
       });
     }
   }
@@ -88,6 +110,12 @@ function fieldsOf(schema: Json | undefined, document: Json): string[] {
     if (fields.length > 0) return fields;
   }
   return [];
+}
+
+function exampleOf(media: Json, document: Json): Record<string, unknown> {
+  const schema = resolve(media.schema, document);
+  const example = media.example ?? (Object.values<Json>(media.examples ?? {})[0]?.value) ?? schema?.examples?.[0] ?? schema?.example;
+  return example && typeof example === 'object' && !Array.isArray(example) ? { ...example } : {};
 }
 
 function resolve(schema: Json | undefined, document: Json): Json | undefined {
@@ -108,23 +136,22 @@ interface IdVariant {
 }
 
 /** Path parameter stand-ins, as they go on the wire (already percent-encoded or raw bytes). */
-function idVariants(fixtures: Fixtures, kind: Kind): IdVariant[] {
+function idVariants(fixtures: Fixtures, kind: Kind, maxLength = 200): IdVariant[] {
   const own = fixtures.own[kind];
+  const other = fixtures.other[kind];
   return [
     { name: 'own', id: own, plausible: true },
-    { name: 'other user', id: fixtures.other[kind], withToken: [403, 404], plausible: true },
+    ...(other ? [{ name: 'other user', id: other, withToken: [403, 404], plausible: true }] : []),
     { name: 'unknown uuid', id: randomUUID(), withToken: [404], plausible: true },
     { name: 'garbage', id: 'not-an-id', plausible: true },
-    { name: 'number', id: '-1', plausible: true },
     { name: 'dot-dot', id: '..' },
-    { name: 'encoded dot-dot', id: '%2e%2e' },
-    { name: 'id of 201', id: 'a'.repeat(201), withToken: [400] },
+    // Over the schema's limit: a validation error, or the router's 414 when also over its own.
+    { name: `id of ${maxLength + 1}`, id: 'a'.repeat(maxLength + 1), withToken: [400, 414] },
     { name: 'id of 5000', id: 'a'.repeat(5000), router: [414] },
     { name: '%00', id: '%00', withToken: [400] },
     { name: 'own+%00', id: `${own}%00`, withToken: [400] },
     { name: '%ff%fe', id: '%ff%fe', router: [400] },
     { name: '%zz', id: '%zz', router: [400] },
-    { name: 'lone %', id: '%', router: [400] },
     { name: 'truncated utf-8', id: '%E2%82', router: [400] },
     { name: 'encoded junk', id: encodeURIComponent("😀\u202e<script>' OR 1=1--") },
     { name: 'raw 0xff 0xfe', id: Buffer.from([0xff, 0xfe]) },
@@ -133,8 +160,9 @@ function idVariants(fixtures: Fixtures, kind: Kind): IdVariant[] {
 }
 
 function target(path: string, id: string | Buffer, query = ''): Buffer {
-  const [before, after = ''] = path.split('{id}');
-  return Buffer.concat([Buffer.from(before!), Buffer.isBuffer(id) ? id : Buffer.from(id), Buffer.from(after), Buffer.from(query)]);
+  const parts = path.split(/\{[^}]+\}/).map((part) => Buffer.from(part));
+  const value = Buffer.isBuffer(id) ? id : Buffer.from(id);
+  return Buffer.concat([...parts.flatMap((part, index) => (index === 0 ? [part] : [value, part])), Buffer.from(query)]);
 }
 
 interface Wire {
@@ -194,21 +222,22 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
   let requestCounter = 0;
 
   for (const operation of operations) {
-    const destructive = operation.method === 'DELETE' || operation.path.endsWith('/auth/logout');
+    const destructive = operation.method === 'DELETE' || revokesToken(operation);
     const ownId = operation.kind ? fixtures.own[operation.kind] : '';
     const ownTarget = (query = '') => target(operation.path, ownId, query);
     const add = (label: string, request: Buffer, extra: Partial<Case> = {}) =>
-      cases.push({ label: `${operation.method} ${operation.path} ${label}`, surface: operation.surface, request, destructive, ...extra });
+      cases.push({ label: `${operation.method} ${operation.path} ${label}`, surface: operation.surface, request, destructive, revokes: revokesToken(operation), ...extra });
     const { headers: bodyHeaders, body: goodBody } = validBody(operation);
     const unauthorized = operation.secured ? [401] : undefined;
 
     // Path parameters, with and without a token.
-    const ids: IdVariant[] = operation.kind ? idVariants(fixtures, operation.kind) : [{ name: '-', id: '', plausible: true }];
+    const ids: IdVariant[] = operation.kind ? idVariants(fixtures, operation.kind, operation.paramMaxLength) : [{ name: '-', id: '', plausible: true }];
     for (const { name, id, router, withToken, plausible } of ids) {
       const path = target(operation.path, id);
       add(`id=${name} token=valid`, wire({ method: operation.method, target: path, headers: [valid, ...bodyHeaders], body: goodBody }), { expect: router ?? withToken });
-      const anonymous = router ?? (plausible && operation.surface === 'v1' ? unauthorized : undefined);
-      add(`id=${name} token=none`, wire({ method: operation.method, target: path, headers: bodyHeaders, body: goodBody }), { expect: anonymous });
+      // Without a token: the ids the router refuses, and plausible ones (refused for want of a token).
+      if (!router && !plausible) continue;
+      add(`id=${name} token=none`, wire({ method: operation.method, target: path, headers: bodyHeaders, body: goodBody }), { expect: router ?? (operation.tokenOnly ? [401] : undefined) });
     }
 
     // Refused credentials.
@@ -222,32 +251,42 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
       ['12 KB token', auth('e'.repeat(12_000))],
       ['token twice', `${valid}\r\n${auth(fixtures.tokens.forged)}`],
     ];
-    for (const [name, header] of refused) {
+    // A public route ignores a refused token (register and login hash a password each time: two suffice there).
+    for (const [name, header] of operation.secured ? refused : refused.slice(0, 2)) {
       add(`token=${name}`, wire({ method: operation.method, target: ownTarget(), headers: [header, ...bodyHeaders], body: goodBody }), {
         expect: name === 'token twice' ? undefined : unauthorized,
       });
     }
 
-    // Bodies (a valid token and the caller's own id, so only the body is wrong).
+    // Bodies (a valid token and the caller's own id, so only the body is wrong). Routes without a body get a few.
     const send = (label: string, body: Buffer, headers: string[] = [JSON_TYPE], extra: Partial<Case> = {}) =>
       add(label, wire({ method: operation.method, target: ownTarget(), headers: [valid, ...headers], body }), extra);
-    const isBodyRoute = operation.json !== undefined;
-    const badJsonExpect = isBodyRoute ? [400] : undefined;
-    for (const text of operation.json ? BAD_JSON : BAD_JSON.slice(0, 2)) send(`bad json ${JSON.stringify(text)}`, Buffer.from(text), [JSON_TYPE], { expect: badJsonExpect });
-    send('huge json string', hugeString, [JSON_TYPE], { expect: [413] });
-    send('huge json array', hugeArray, [JSON_TYPE], { expect: [413] });
+    const hasBody = operation.json !== undefined || operation.multipart;
+    const badJsonExpect = operation.json ? [400] : undefined;
+    for (const text of operation.json ? BAD_JSON : BAD_JSON.slice(0, 1)) send(`bad json ${JSON.stringify(text)}`, Buffer.from(text), [JSON_TYPE], { expect: badJsonExpect });
+    // Routes without a body (GET) may ignore one, however large.
+    send('huge json string', hugeString, [JSON_TYPE], { expect: hasBody ? [413] : undefined });
     send('10 000 nested arrays', deepArrays, [JSON_TYPE], { expect: badJsonExpect });
-    send('10 000 nested objects', deepObjects, [JSON_TYPE], { expect: badJsonExpect });
-    send('declared 1 GB', Buffer.from('{}'), [JSON_TYPE, 'Content-Length: 1073741824'], { options: { halfClose: true } });
     send('truncated, half-closed', Buffer.from('{"a":'), [JSON_TYPE, 'Content-Length: 1000'], { options: { halfClose: true } });
     send('truncated, abandoned', Buffer.from('{"a":'), [JSON_TYPE, 'Content-Length: 1000'], { options: { abandonAfterMs: 20 } });
-    send('Content-Length: abc', Buffer.from('{}'), [JSON_TYPE, 'Content-Length: abc'], { expect: [400] });
     send('Content-Length and chunked', Buffer.from('2\r\n{}\r\n0\r\n\r\n'), [JSON_TYPE, 'Content-Length: 3', 'Transfer-Encoding: chunked'], { expect: [400] });
-    send('bad chunk size', Buffer.from('zz\r\n{}\r\n0\r\n\r\n'), [JSON_TYPE, 'Transfer-Encoding: chunked'], { expect: [400] });
-    for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data', `multipart/form-data; boundary=${BOUNDARY}`, 'application/json; charset=utf-16', 'application/jsonx', `application/json; p=${'x'.repeat(5000)}`]) {
-      send(`content-type ${type.slice(0, 60)}`, Buffer.from(JSON.stringify(operation.json?.example ?? {})), [`Content-Type: ${type}`]);
+    send('content-type text/plain', Buffer.from(JSON.stringify(operation.json?.example ?? {})), ['Content-Type: text/plain']);
+    if (operation.sse && !hasBody) {
+      // The stream starts before the (ignored) body is complete; the client then stops: the stream must end cleanly.
+      send('SSE, then its body cut short', Buffer.from('{"a":'), [JSON_TYPE, 'Content-Length: 1000'], { options: { sseThenHalfCloseMs: 200 } });
     }
-    send('no content-type', Buffer.from(JSON.stringify(operation.json?.example ?? {})), []);
+    if (hasBody) {
+      send('huge json array', hugeArray, [JSON_TYPE], { expect: [413] });
+      // Unknown fields are ignored, so a deep object is a valid body where every field is optional.
+      send('10 000 nested objects', deepObjects, [JSON_TYPE]);
+      send('declared 1 GB', Buffer.from('{}'), [JSON_TYPE, 'Content-Length: 1073741824'], { options: { halfClose: true } });
+      send('Content-Length: abc', Buffer.from('{}'), [JSON_TYPE, 'Content-Length: abc'], { expect: [400] });
+      send('bad chunk size', Buffer.from('zz\r\n{}\r\n0\r\n\r\n'), [JSON_TYPE, 'Transfer-Encoding: chunked'], { expect: [400] });
+      for (const type of ['application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data', `multipart/form-data; boundary=${BOUNDARY}`, 'application/json; charset=utf-16', 'application/jsonx', `application/json; p=${'x'.repeat(5000)}`]) {
+        send(`content-type ${type.slice(0, 60)}`, Buffer.from(JSON.stringify(operation.json?.example ?? {})), [`Content-Type: ${type}`]);
+      }
+      send('no content-type', Buffer.from(JSON.stringify(operation.json?.example ?? {})), []);
+    }
 
     if (operation.json) {
       const example = operation.json.example;
@@ -255,10 +294,10 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
         for (const [typeName, value] of SWAPS) send(`${field}=${typeName}`, Buffer.from(JSON.stringify({ ...example, [field]: value })));
         send(`${field}=${DEPTH} nested arrays`, Buffer.from(`{"${field}":${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}}`));
         send(`${field}=NUL`, Buffer.from(JSON.stringify({ ...example, [field]: 'a\u0000b' })), [JSON_TYPE], { expect: [400] });
-        send(`${field}=raw 0xff 0xfe`, Buffer.concat([Buffer.from(`{"${field}":"a`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]));
+        // Invalid UTF-8: 0xff 0xfe, an overlong NUL, an encoded surrogate.
+        send(`${field}=invalid utf-8`, Buffer.concat([Buffer.from(`{"${field}":"a`), Buffer.from([0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80]), Buffer.from('"}')]));
         send(`${field}=lone surrogate`, Buffer.from(`{"${field}":"\\ud800"}`));
         send(`${field}=raw NUL byte`, Buffer.concat([Buffer.from(`{"${field}":"a`), Buffer.from([0]), Buffer.from('"}')]), [JSON_TYPE], { expect: [400] });
-        send(`${field}=overlong utf-8`, Buffer.concat([Buffer.from(`{"${field}":"`), Buffer.from([0xc0, 0x80, 0xed, 0xa0, 0x80]), Buffer.from('"}')]));
         send(`${field}=200 000 chars`, Buffer.from(JSON.stringify({ ...example, [field]: 'y'.repeat(200_000) })), [JSON_TYPE], { expect: [400] });
       }
       for (const [typeName, value] of SWAPS) send(`body=${typeName}`, Buffer.from(JSON.stringify(value)));
@@ -278,15 +317,15 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
     }
 
     // Headers, query strings and methods.
+    // The body is beside the point here: `{}` keeps password hashing (register, login) out of these cases.
+    const headerStageBody = operation.json ? Buffer.from('{}') : goodBody;
     const withHeaders = (label: string, headers: string[], query = '', extra: Partial<Case> = {}) =>
-      add(label, wire({ method: operation.method, target: ownTarget(query), headers: [valid, ...bodyHeaders, ...headers], body: goodBody }), extra);
+      add(label, wire({ method: operation.method, target: ownTarget(query), headers: [valid, ...bodyHeaders, ...headers], body: headerStageBody }), extra);
     withHeaders('17 KB header', [`X-Big: ${'b'.repeat(17_000)}`], '', { expect: [431] });
-    withHeaders('X-Request-Id of 10 KB', [`X-Request-Id: ${'r'.repeat(10_000)}`]);
+    withHeaders('X-Request-Id of 10 KB, with spaces', [`X-Request-Id: a b <c>${'r'.repeat(10_000)}`]);
     const requestId = `robustness-${++requestCounter}`;
     withHeaders('X-Request-Id echoed', [`X-Request-Id: ${requestId}`], '', { requestId });
-    withHeaders('X-Request-Id with spaces', ['X-Request-Id: a b <c>']);
     withHeaders('Last-Event-ID: -1', ['Last-Event-ID: -1']);
-    withHeaders('Last-Event-ID: 1e400', ['Last-Event-ID: 1e400']);
     withHeaders('header with raw 0xff', [`X-Junk: a${String.fromCharCode(0xff)}b`]);
     withHeaders('header with NUL', ['X-Junk: a\u0000b'], '', { expect: [400] });
     for (const [label, query] of [
@@ -294,17 +333,18 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
       ['query %00', '?workspace_id=%00&before=%00'],
       ['query %ff%fe', '?workspace_id=%ff%fe'],
       ['query wrong types', '?limit=abc&offset=-1&include_details=maybe&status=nope'],
-      ['query huge numbers', '?limit=1e400&offset=99999999999999999999999'],
       ['query arrays', '?limit=1&limit=2&workspace_id[]=x&a[b][c]=d'],
-      ['query ticket', '?ticket=forged'],
-      ['query last_event_id', '?last_event_id=abc'],
+      ['query ticket', '?ticket=forged&last_event_id=abc'],
       ['query of 8 KB', `?workspace_id=${'q'.repeat(8_000)}`],
     ] as const) {
       withHeaders(label, [], query);
     }
-    add('raw bytes in query', wire({ method: operation.method, target: Buffer.concat([ownTarget(), Buffer.from('?q='), Buffer.from([0xff, 0xfe, 0x80])]), headers: [valid, ...bodyHeaders], body: goodBody }));
-    add('unknown method', wire({ method: 'PUT', target: ownTarget(), headers: [valid, JSON_TYPE], body: Buffer.from('{}') }), { expect: [404] });
-    add('method OPTIONS', wire({ method: 'OPTIONS', target: ownTarget(), headers: [valid] }));
+    add('raw bytes in query', wire({ method: operation.method, target: Buffer.concat([ownTarget(), Buffer.from('?q='), Buffer.from([0xff, 0xfe, 0x80])]), headers: [valid, ...bodyHeaders], body: headerStageBody }));
+    const unrouted = ['PUT', 'PATCH', 'DELETE', 'POST', 'GET'].find((method) => !operations.some((other) => other.path === operation.path && other.method === method));
+    if (unrouted) add(`unrouted method ${unrouted}`, wire({ method: unrouted, target: ownTarget(), headers: [valid, JSON_TYPE], body: Buffer.from('{}') }), { expect: [404] });
+    // With CORS off, OPTIONS names no route: 404 with or without a token.
+    add('OPTIONS', wire({ method: 'OPTIONS', target: ownTarget(), headers: [valid] }), { expect: [404] });
+    add('OPTIONS without token', wire({ method: 'OPTIONS', target: ownTarget() }), { expect: [404] });
   }
   return cases;
 }
@@ -313,9 +353,9 @@ export function buildCases(operations: Operation[], fixtures: Fixtures): Case[] 
 export function unknownRouteCases(token: string): Case[] {
   const cases: Case[] = [];
   for (const [surface, path] of [
-    ['v1', '/api/v1/nope'],
-    ['v1', '/api/v1/sessions/x/y/z'],
-    ['v1', '/api/v1/%ff%zz'],
+    ['tokendance', '/api/v1/nope'],
+    ['tokendance', '/api/v1/sessions/x/y/z'],
+    ['tokendance', '/api/v1/%ff%zz'],
     ['service', '/api/nope'],
     ['service', '/api/tasks/x/y'],
     ['service', '/api/%ff%zz'],
@@ -324,6 +364,22 @@ export function unknownRouteCases(token: string): Case[] {
       const expect = path.includes('%') ? [400] : [404];
       cases.push({ label: `GET ${path} (${headers.length ? 'token' : 'no token'})`, surface, request: wire({ method: 'GET', target: Buffer.from(path), headers }), expect, destructive: false });
     }
+  }
+  return cases;
+}
+
+/** For a server with `server.cors_origins = [allowedOrigin]`: preflights and cross-origin requests on every route. */
+export function corsCases(operations: Operation[], token: string, allowedOrigin: string): Case[] {
+  const cases: Case[] = [];
+  for (const operation of operations) {
+    const path = target(operation.path, randomUUID());
+    const add = (label: string, request: Buffer, extra: Partial<Case> = {}) =>
+      cases.push({ label: `${operation.method} ${operation.path} ${label}`, surface: operation.surface, request, destructive: false, ...extra });
+    const preflight = (origin: string, method = operation.method) => [`Origin: ${origin}`, `Access-Control-Request-Method: ${method}`, 'Access-Control-Request-Headers: authorization, content-type'];
+    add('preflight', wire({ method: 'OPTIONS', target: path, headers: preflight(allowedOrigin) }), { expect: [204], expectHeaders: { 'access-control-allow-origin': allowedOrigin } });
+    add('preflight, other origin', wire({ method: 'OPTIONS', target: path, headers: preflight('http://evil.example') }));
+    add('OPTIONS without Origin', wire({ method: 'OPTIONS', target: path }));
+    add('other origin', wire({ method: operation.method, target: path, headers: ['Origin: http://evil.example', `Authorization: Bearer ${token}`, ...(operation.json ? [JSON_TYPE] : [])], body: operation.json ? Buffer.from('{') : undefined }));
   }
   return cases;
 }

@@ -6,8 +6,10 @@ export interface Exchange {
   headers: Record<string, string>;
   body: string;
   json: unknown;
-  /** The answer was an event stream; it was closed as soon as its head arrived. */
+  /** The answer was an event stream; it was closed as soon as its head arrived (unless `sseThenHalfCloseMs`). */
   sse: boolean;
+  /** Status lines after the first: a server writing a second answer into the first one. */
+  extraAnswers: number;
   timedOut: boolean;
 }
 
@@ -16,6 +18,8 @@ export interface ExchangeOptions {
   halfClose?: boolean;
   /** Destroy the socket this long after writing, without waiting for an answer. */
   abandonAfterMs?: number;
+  /** On an SSE answer, end our side this long after its head and read on until the server closes. */
+  sseThenHalfCloseMs?: number;
   timeoutMs?: number;
 }
 
@@ -31,10 +35,12 @@ export function rawExchange(baseUrl: string, request: Buffer, options: ExchangeO
     const socket = connect({ host: url.hostname, port: Number(url.port) });
     let received = Buffer.alloc(0);
     let settled = false;
+    let halfClosing: NodeJS.Timeout | undefined;
     const finish = (timedOut = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(halfClosing);
       socket.destroy();
       resolve({ ...parse(received), timedOut });
     };
@@ -49,7 +55,11 @@ export function rawExchange(baseUrl: string, request: Buffer, options: ExchangeO
       const headEnd = received.indexOf(HEAD_END);
       if (headEnd < 0) return;
       const head = parseHead(received.subarray(0, headEnd).toString('latin1'));
-      if ((head.headers['content-type'] ?? '').startsWith('text/event-stream')) return finish();
+      if ((head.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        if (options.sseThenHalfCloseMs === undefined) return finish();
+        if (!halfClosing) halfClosing = setTimeout(() => socket.end(), options.sseThenHalfCloseMs);
+        return;
+      }
       const length = head.headers['content-length'];
       if (length !== undefined && received.length - headEnd - HEAD_END.length >= Number(length)) finish();
     });
@@ -70,7 +80,8 @@ function parseHead(text: string): { status: number; headers: Record<string, stri
 
 function parse(received: Buffer): Omit<Exchange, 'timedOut'> {
   const headEnd = received.indexOf(HEAD_END);
-  if (headEnd < 0) return { status: 0, headers: {}, body: '', json: undefined, sse: false };
+  if (headEnd < 0) return { status: 0, headers: {}, body: '', json: undefined, sse: false, extraAnswers: 0 };
+  const extraAnswers = (received.subarray(headEnd).toString('latin1').match(/HTTP\/1\.[01] \d{3} /g) ?? []).length;
   const { status, headers } = parseHead(received.subarray(0, headEnd).toString('latin1'));
   let payload = received.subarray(headEnd + HEAD_END.length);
   if (headers['transfer-encoding'] === 'chunked') payload = dechunk(payload);
@@ -81,7 +92,7 @@ function parse(received: Buffer): Omit<Exchange, 'timedOut'> {
   } catch {
     json = undefined;
   }
-  return { status, headers, body, json, sse: (headers['content-type'] ?? '').startsWith('text/event-stream') };
+  return { status, headers, body, json, sse: (headers['content-type'] ?? '').startsWith('text/event-stream'), extraAnswers };
 }
 
 function dechunk(payload: Buffer): Buffer {

@@ -48,5 +48,5 @@ export function rawRequest(baseUrl: string, request: string | Buffer, timeoutMs 
 /** A GET with `Connection: close`, optionally with a bearer token. */
 export function rawGet(baseUrl: string, path: string, token?: string, extraHeaders = ''): Promise<RawResponse> {
   const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
-  return rawRequest(baseUrl, `GET ${path} HTTP/1.1\r\nHost: test\r\n${auth}${extraHeaders}Connection: close\r\n\r\n`);
+  return rawRequest(baseUrl, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}${extraHeaders}Connection: close\r\n\r\n`);
 }

@@ -1,3 +1,4 @@
+import { isLoopbackHost } from '../../core/loopback.js';
 import type { Config, ProviderConfig } from '../../config/schema.js';
 import { ANTHROPIC_DEFAULT_BASE_URL, AnthropicProvider } from './anthropic.js';
 import type { HttpProviderOptions } from './http-provider-options.js';
@@ -133,7 +134,7 @@ export function isLoopback(url: string): boolean {
   } catch {
     return false;
   }
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return isLoopbackHost(hostname);
 }
 
 function requireKnown(providers: Map<string, ModelProvider>, name: string, key: string): void {

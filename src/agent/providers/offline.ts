@@ -1,4 +1,5 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
+import { WEB_SEARCH_UNAVAILABLE_DESCRIPTION } from '../../tools/web-search.js';
 import { throwIfAborted } from './abort.js';
 import type { ChatMessage, ModelProvider, ModelRequest, ModelStreamEvent, ToolSpec } from './types.js';
 
@@ -58,9 +59,8 @@ export class OfflineProvider implements ModelProvider {
     const searchRequest = SEARCH_PATTERN.exec(userText);
     const reply =
       toolResults.length === 0 && searchRequest && !offered(WEB_SEARCH_TOOL)
-        ? `I would search the web for "${clip(searchRequest[1]!.trim(), 120)}", but no search backend is configured. ` +
-          'Add [tools.web_search] with provider = "tavily", "brave" or "searxng" (and api_key_env) to the config to enable web_search. (Offline demo model.)'
-        : composeReply(userText, toolResults, Boolean(writeRequest), canWrite);
+        ? `I would search the web for "${clip(searchRequest[1]!.trim(), 120)}", but I can't yet. ${WEB_SEARCH_UNAVAILABLE_DESCRIPTION} (Offline demo model: no model provider is configured either.)`
+        : composeReply(userText, toolResults, writeRequest?.[1], canWrite);
     for (const word of reply.match(/\S+\s*/g) ?? []) {
       // Yield to the event loop between deltas so the stream behaves (and can be cancelled) like a real one.
       await nextTick();
@@ -86,21 +86,24 @@ export class OfflineProvider implements ModelProvider {
 function composeReply(
   userText: string,
   toolResults: Array<Extract<ChatMessage, { role: 'tool' }>>,
-  askedToWrite: boolean,
+  pathToWrite: string | undefined,
   canWrite: boolean,
 ): string {
   if (toolResults.length > 0) {
-    const summaries = toolResults.map((result) => `${result.name} replied: ${clip(result.content, 200)}`);
-    return `Done. ${summaries.join(' ')} (This is the offline demo model; no provider is configured.)`;
+    // Neutral wording: a result may be a failure or a rejection, which must not read as "done".
+    const summaries = toolResults.map((result) => `Tool ${result.name} replied: ${asSentence(clip(result.content, 600))}`);
+    const wrote = toolResults.some((result) => result.name === FILE_WRITE_TOOL && /^(?:Created|Overwrote) /.test(result.content));
+    const next = pathToWrite && wrote ? ` Next, try "delete file ${pathToWrite}": deleting asks for your approval before it runs.` : '';
+    return `${summaries.join(' ')}${next} (Offline demo model: no model provider is configured.)`;
   }
-  if (askedToWrite && !canWrite) {
+  if (pathToWrite && !canWrite) {
     return `I would write that file, but the ${FILE_WRITE_TOOL} tool is not available in this session. (Offline demo model; no provider is configured.)`;
   }
   const echo = userText.trim() === '' ? '' : ` You said: "${clip(userText.trim(), 120)}".`;
   return (
     `Hello! I am the offline demo model, because no model provider is configured.${echo} ` +
     'Set SPARK_API_KEY, OPENAI_API_KEY or ANTHROPIC_API_KEY (or add [providers] to the config) to talk to a real model. ' +
-    'Try "write file notes.txt: hello" to see a tool call, then "delete file notes.txt" to see an approval request.'
+    'Try "write file notes.txt: hello" to see a tool call, "delete file notes.txt" to see an approval request, and "search <topic>" for web search.'
   );
 }
 
@@ -112,6 +115,11 @@ function textOf(message: ChatMessage): string {
 /** A rough chars/4 estimate: good enough for demo usage numbers. */
 function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function asSentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?…]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
 function clip(text: string, max: number): string {

@@ -22,7 +22,13 @@ const attachment = z.union([
 export const chatMessageBody = z
   .object({
     content: z.string().min(1).max(100_000),
-    attachments: z.array(attachment).max(10).optional(),
+    attachments: z
+      .array(attachment)
+      .max(10)
+      .optional()
+      .describe(
+        'Uploaded files (file_id from POST /files) or data: URLs. Images (PNG, JPEG, GIF, WebP, at most 5 MiB each, type read from the bytes) go to the model as image parts when it supports vision, else as a note; text documents are inlined up to 200 000 characters. Other image types, malformed data URLs or invalid base64 are a 400, a larger image a 413, an unknown or foreign file_id a 404.',
+      ),
   })
   .meta({ examples: [{ content: 'write file hello.txt: hi' }] });
 

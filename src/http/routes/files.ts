@@ -1,16 +1,21 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { validationError } from '../../core/errors.js';
 import { errorBody, idParams } from '../../schemas/common.js';
 import { uploadedFileSchema } from '../../schemas/artifact.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
 import { notFound } from '../../core/errors.js';
+import { SessionDirectories } from '../../sessions/workspace-dir.js';
+import { attachmentDisposition } from '../content-disposition.js';
 
 const security = [{ bearer: [] }];
 
 export async function filesRoutes(app: App, context: HttpContext): Promise<void> {
   const { uploads, config } = context;
+  // Stateless path mapping, same data dir as the run manager's.
+  const directories = new SessionDirectories(config.data.dir);
 
   app.post(
     '/files',
@@ -52,20 +57,52 @@ export async function filesRoutes(app: App, context: HttpContext): Promise<void>
 
   app.get(
     '/artifacts/:id/content',
-    { schema: { tags: ['sessions'], security, summary: 'Download an artifact', params: idParams, download: 'The file, with its media type' } },
+    {
+      schema: {
+        tags: ['sessions'],
+        security,
+        summary: 'Download an artifact (always as an attachment, never rendered inline)',
+        params: idParams,
+        download: 'The file, with its media type',
+      },
+    },
     async (request, reply) => {
       const { userId } = requireIdentity(request);
       const artifact = await context.store.artifacts.findById(request.params.id);
       if (!artifact) throw notFound('Artifact');
       await context.sessions.requireAccess(userId, artifact.session_id);
-      const path = context.sessions.artifactPath(artifact);
-      const info = await stat(path).catch(() => null);
-      if (!info?.isFile()) throw notFound('Artifact file');
-      return reply
-        .type(artifact.mime_type)
-        .header('content-length', info.size)
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(artifact.name)}`)
-        .send(createReadStream(path));
+      const file = await openInside(directories.pathOf(artifact.session_id), context.sessions.artifactPath(artifact));
+      if (!file) throw notFound('Artifact file');
+      return (
+        reply
+          .type(artifact.mime_type)
+          .header('content-length', file.size)
+          .header('content-disposition', attachmentDisposition(artifact.name))
+          // Agent-written HTML or SVG must not run as active content on our origin: no sniffing,
+          // and a document opened from this response anyway is sandboxed with nothing allowed.
+          .header('x-content-type-options', 'nosniff')
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('cache-control', 'private, no-cache')
+          .send(file.handle.createReadStream())
+      );
     },
   );
+}
+
+/**
+ * Opens an artifact for reading only if it is a regular file whose real path is inside its
+ * session directory: the agent's shell could have replaced it with a symlink to anything on the
+ * host (the database, the JWT secret). O_NONBLOCK keeps a FIFO from hanging the request.
+ */
+async function openInside(directory: string, path: string): Promise<{ handle: FileHandle; size: number } | null> {
+  const [realDirectory, realFile] = await Promise.all([realpath(directory).catch(() => null), realpath(path).catch(() => null)]);
+  if (!realDirectory || !realFile || !realFile.startsWith(realDirectory + sep)) return null;
+  const handle = await open(realFile, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (!handle) return null;
+  const info = await handle.stat().catch(() => null);
+  if (!info?.isFile()) {
+    await handle.close();
+    return null;
+  }
+  return { handle, size: info.size };
 }

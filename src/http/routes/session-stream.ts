@@ -3,6 +3,7 @@ import { toNamedFrame } from '../../events/projections.js';
 import { streamSession } from '../../events/stream.js';
 import { errorBody, idParams } from '../../schemas/common.js';
 import { sessionStreamEvent } from '../../schemas/stream-events.js';
+import type { SessionRow } from '../../store/schema.js';
 import type { App, HttpContext } from '../context.js';
 import { streamUserId } from '../stream-auth.js';
 import { lastEventId, openSse } from '../streams.js';
@@ -32,23 +33,32 @@ export async function sessionStreamRoutes(app: App, context: HttpContext): Promi
       const userId = await streamUserId(request, context.auth);
       const session = await context.sessions.requireAccess(userId, request.params.id);
       const cursor = lastEventId(request);
+      const start = await sessionStreamStart(context, session, cursor);
       const writer = openSse(context, streams, request, reply, await context.sseSlots.acquire(userId));
-
-      let after = cursor;
-      const resumable = cursor !== undefined && cursor >= Number(session.compacted_through_seq) && cursor <= Number(session.last_event_seq);
-      if (!resumable) {
-        // No cursor, or one we cannot honour (compacted away or from the future): say where things stand.
-        after = Number(session.last_event_seq);
-        const snapshot = await sessionSnapshot(context, session.id);
-        writer.send(after, cursor === undefined ? 'status' : 'reset', JSON.stringify(snapshot));
-      }
-      await streamSession(streams.log, streams.bus, writer, session.id, after!, (event) => {
+      if (start.opening) writer.send(start.after, start.opening.event, start.opening.json);
+      await streamSession(streams.log, streams.bus, writer, session.id, start.after, (event) => {
         const frame = toNamedFrame(event);
         if (frame) writer.send(event.seq, frame.event, frame.json);
         return false;
       });
     },
   );
+}
+
+/**
+ * Where a session stream starts for a client's cursor: right after it when it can be honoured;
+ * else at the head of the log, opened by a `status` frame (no cursor) or a `reset` frame (a
+ * cursor into compacted history or from the future) that says where things stand.
+ */
+export async function sessionStreamStart(
+  context: HttpContext,
+  session: SessionRow,
+  cursor: number | undefined,
+): Promise<{ after: number; opening?: { event: 'status' | 'reset'; json: string } }> {
+  const resumable = cursor !== undefined && cursor >= Number(session.compacted_through_seq) && cursor <= Number(session.last_event_seq);
+  if (resumable) return { after: cursor };
+  const snapshot = await sessionSnapshot(context, session.id);
+  return { after: Number(session.last_event_seq), opening: { event: cursor === undefined ? 'status' : 'reset', json: JSON.stringify(snapshot) } };
 }
 
 async function sessionSnapshot(context: HttpContext, sessionId: string) {

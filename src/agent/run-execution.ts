@@ -1,0 +1,133 @@
+import { ApprovalGate } from '../approvals/gate.js';
+import { isoNow } from '../core/ids.js';
+import { withoutNul } from '../core/text.js';
+import { WorkingMemory } from '../memory/working-memory.js';
+import type { RunRow } from '../store/schema.js';
+import type { ToolPolicyOverrides } from '../tools/policy.js';
+import { runAgentLoop } from './loop.js';
+import { StoreRunRecorder } from './recorder.js';
+import { RunFailure } from './run-failure.js';
+import type { RunManagerDeps } from './run-manager.js';
+import { bindTools } from './workspace-tools.js';
+
+/**
+ * One pass of a run's loop, from its stored state to its end: builds the session's tools,
+ * approval gate and working memory, runs the agent loop and records completion (`done`,
+ * `run_finished`). Throws what the loop throws (a failure, a park, a shutdown) for the run
+ * manager to handle.
+ */
+export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean): Promise<void> {
+  const { store, config } = deps;
+  const startedAt = Date.parse(run.started_at ?? isoNow());
+  const recorder = new StoreRunRecorder(store, deps.log, run.session_id, run.id);
+  const session = await store.sessions.findById(run.session_id);
+  if (!session) return;
+  const profile = deps.profiles.get(session.task_type) ?? deps.profiles.get('general')!;
+  const workspaceDir = await deps.directories.ensure(run.session_id);
+  const workspacePolicy = parseWorkspacePolicy((await store.workspaces.findById(session.workspace_id))?.tool_policy);
+  const tools = bindTools({
+    registry: deps.tools,
+    store,
+    recorder,
+    sessionId: run.session_id,
+    runId: run.id,
+    workspaceDir,
+    timeoutMs: config.tool_timeout_s * 1000,
+    maxResultChars: config.tool_result_max_chars,
+    allowed: profile.tools,
+    workspacePolicy,
+    observer: deps.observer,
+  });
+  const result = await runAgentLoop({
+    model: profile.model ? deps.models.modelFor(profile.model) : deps.models.model,
+    tools,
+    recorder,
+    systemPrompt: profile.systemPrompt,
+    history: await store.messages.all(run.session_id),
+    images: deps.images,
+    maxIterations: profile.maxIterations ?? config.max_iterations,
+    signal,
+    resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,
+    workingMemory: new WorkingMemory(workspaceDir, run.session_id),
+    gate: new ApprovalGate({
+      registry: deps.tools,
+      store,
+      recorder,
+      sessionId: run.session_id,
+      runId: run.id,
+      workspacePolicy,
+      approvalTimeoutS: config.approval_timeout_s,
+      profileTools: profile.tools,
+    }),
+  });
+
+  const finishedAt = isoNow();
+  const durationMs = Date.now() - startedAt;
+  const won = await store.runs.transition(run.id, ['running'], {
+    state: 'completed',
+    answer: withoutNul(result.content),
+    iterations: result.iterations,
+    input_tokens: result.usage.inputTokens,
+    output_tokens: result.usage.outputTokens,
+    finished_at: finishedAt,
+  });
+  if (!won) return;
+  await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
+  deps.observer.runFinished('completed', durationMs, result.usage);
+  await settleSessionStatus(deps, run.session_id, 'completed');
+  const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
+  await recorder.emit('done', {
+    message: 'Task completed',
+    content: result.content,
+    artifacts,
+    usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
+    iterations: result.iterations,
+    duration_ms: durationMs,
+  });
+  await recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs });
+}
+
+/**
+ * Ends a run as failed or cancelled, once (the state transition decides who records it): closes
+ * its open approval requests, settles the session and emits `error` and `run_finished`.
+ */
+export async function recordFailure(deps: RunManagerDeps, run: RunRow, error: unknown, startedAt: number): Promise<void> {
+  const { store } = deps;
+  const failure = error instanceof RunFailure ? error : new RunFailure('INTERNAL_ERROR', 'The run failed unexpectedly');
+  if (!(error instanceof RunFailure)) deps.logger.error({ err: error, run_id: run.id }, 'run failed');
+  const cancelled = failure.code === 'CANCELLED';
+  const current = await store.runs.findById(run.id);
+  const won = await store.runs.transition(run.id, ['running', 'waiting_approval'], {
+    state: cancelled ? 'cancelled' : 'failed',
+    error: failure.message,
+    error_code: failure.code,
+    finished_at: isoNow(),
+  });
+  if (!won) return;
+  await deps.approvals.closeForRun(run.id);
+  await deps.log.drain();
+  const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
+  await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
+  deps.observer.runFinished(cancelled ? 'cancelled' : 'failed', Date.now() - startedAt, usage);
+  await settleSessionStatus(deps, run.session_id, cancelled ? 'completed' : 'error');
+  const durationMs = Date.now() - startedAt;
+  const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) => deps.log.append(run.session_id, run.id, type, { ...data, run_id: run.id });
+  await emit('error', { message: failure.message, code: failure.code });
+  await emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs });
+}
+
+/** A session shows `running` while it has a live or queued run; otherwise the last run's outcome. */
+async function settleSessionStatus(deps: RunManagerDeps, sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
+  const queued = await deps.store.runs.listQueued(sessionId);
+  await deps.store.sessions.update(sessionId, { status: queued.length > 0 ? 'running' : outcome, updated_at: isoNow() });
+}
+
+/** A workspace's stored policy; a corrupt value counts as none (the server's policy still applies). */
+function parseWorkspacePolicy(json: string | null | undefined): ToolPolicyOverrides | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as ToolPolicyOverrides;
+  } catch {
+    return null;
+  }
+}
