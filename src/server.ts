@@ -133,6 +133,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   };
 
   const context: HttpContext = {
+    directories,
     approvals,
     config,
     version: VERSION,

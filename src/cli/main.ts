@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { AuthService } from '../auth/service.js';
-import { resolveJwtSecret } from '../auth/secret.js';
 import { loadConfig } from '../config/load.js';
 import { registerBody } from '../schemas/user.js';
-import { openDatabase } from '../store/database.js';
-import { migrateToLatest } from '../store/migrations.js';
-import { Store } from '../store/store.js';
-import { startServer } from '../server.js';
 import { VERSION } from '../version.js';
 import { registerRunCommand } from './run-command.js';
 import { describeStartupError, type StartupTarget } from './startup-errors.js';
@@ -38,6 +32,8 @@ program
   .action(async (options: { host?: string; port?: number; insecure?: boolean }) => {
     const { config, source } = loadConfig({ path: program.opts().config, overrides: options });
     Object.assign(startupTarget, { host: config.server.host, port: config.server.port, databaseUrl: config.database.url });
+    // The server (and its database drivers) load only for the commands that need them: `run` starts fast.
+    const { startServer } = await import('../server.js');
     const server = await startServer({ config });
     // Machine-readable line first: tests and scripts read the bound port from it.
     process.stdout.write(`tokendance listening on ${server.url}\n`);
@@ -71,6 +67,7 @@ program
   .description('apply database migrations and exit')
   .action(async () => {
     const { config } = loadConfig({ path: program.opts().config });
+    const [{ openDatabase }, { migrateToLatest }] = await Promise.all([import('../store/database.js'), import('../store/migrations.js')]);
     const handle = openDatabase(config.database.url);
     try {
       const applied = await migrateToLatest(handle.db as never, handle.dialect);
@@ -98,6 +95,11 @@ userCommand
       throw new InvalidArgumentError(checked.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('; '));
     }
     const { config } = loadConfig({ path: program.opts().config });
+    const [{ Store }, { AuthService }, { resolveJwtSecret }] = await Promise.all([
+      import('../store/store.js'),
+      import('../auth/service.js'),
+      import('../auth/secret.js'),
+    ]);
     const store = await Store.open(config.database.url);
     try {
       const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));

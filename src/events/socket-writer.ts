@@ -1,3 +1,4 @@
+import { CloseListeners } from './close-listeners.js';
 import type { WebSocket } from 'ws';
 import type { StreamWriter } from './stream.js';
 
@@ -22,7 +23,7 @@ export class SocketChannel {
   private readonly heartbeat: NodeJS.Timeout;
   private closedFlag = false;
   private awaitingPong = false;
-  private readonly closeListeners: Array<() => void> = [];
+  private readonly closeListeners = new CloseListeners();
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -44,15 +45,7 @@ export class SocketChannel {
   }
 
   onClose(listener: () => void): () => void {
-    if (this.closedFlag) {
-      listener();
-      return () => {};
-    }
-    this.closeListeners.push(listener);
-    return () => {
-      const index = this.closeListeners.indexOf(listener);
-      if (index >= 0) this.closeListeners.splice(index, 1);
-    };
+    return this.closeListeners.add(listener);
   }
 
   get needsDrain(): boolean {
@@ -105,7 +98,7 @@ export class SocketChannel {
     if (this.closedFlag) return;
     this.closedFlag = true;
     clearInterval(this.heartbeat);
-    for (const listener of this.closeListeners.splice(0)) listener();
+    this.closeListeners.close();
   }
 }
 
@@ -115,7 +108,7 @@ export class SocketChannel {
  */
 export class SessionSubscription implements StreamWriter {
   private endedFlag = false;
-  private readonly closeListeners: Array<() => void> = [];
+  private readonly closeListeners = new CloseListeners();
   private readonly sessionJson: string;
 
   constructor(
@@ -137,15 +130,7 @@ export class SessionSubscription implements StreamWriter {
   }
 
   onClose(listener: () => void): () => void {
-    if (this.endedFlag) {
-      listener();
-      return () => {};
-    }
-    this.closeListeners.push(listener);
-    return () => {
-      const index = this.closeListeners.indexOf(listener);
-      if (index >= 0) this.closeListeners.splice(index, 1);
-    };
+    return this.closeListeners.add(listener);
   }
 
   get needsDrain(): boolean {
@@ -167,6 +152,6 @@ export class SessionSubscription implements StreamWriter {
   end(): void {
     if (this.endedFlag) return;
     this.endedFlag = true;
-    for (const listener of this.closeListeners.splice(0)) listener();
+    this.closeListeners.close();
   }
 }

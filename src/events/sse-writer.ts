@@ -1,3 +1,4 @@
+import { CloseListeners } from './close-listeners.js';
 import type { ServerResponse } from 'node:http';
 import type { StreamWriter } from './stream.js';
 
@@ -19,7 +20,7 @@ const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
 export class SseWriter implements StreamWriter {
   private heartbeat: NodeJS.Timeout;
   private closedFlag = false;
-  private readonly closeListeners: Array<() => void> = [];
+  private readonly closeListeners = new CloseListeners();
 
   constructor(
     private readonly response: ServerResponse,
@@ -45,15 +46,7 @@ export class SseWriter implements StreamWriter {
 
   /** Calls `listener` once the stream closes; returns a function that forgets it. */
   onClose(listener: () => void): () => void {
-    if (this.closedFlag) {
-      listener();
-      return () => {};
-    }
-    this.closeListeners.push(listener);
-    return () => {
-      const index = this.closeListeners.indexOf(listener);
-      if (index >= 0) this.closeListeners.splice(index, 1);
-    };
+    return this.closeListeners.add(listener);
   }
 
   /** True when a bulk writer (replay) should wait for `drained()` before writing more. */
@@ -115,6 +108,6 @@ export class SseWriter implements StreamWriter {
     if (this.closedFlag) return;
     this.closedFlag = true;
     clearInterval(this.heartbeat);
-    for (const listener of this.closeListeners.splice(0)) listener();
+    this.closeListeners.close();
   }
 }

@@ -5,6 +5,7 @@ import type { AuthService } from '../auth/service.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Config } from '../config/schema.js';
 import type { SessionsService } from '../sessions/service.js';
+import type { SessionDirectories } from '../sessions/workspace-dir.js';
 import type { Store } from '../store/store.js';
 import type { UploadsService } from '../uploads/service.js';
 import type { WorkspacesService } from '../workspaces/service.js';
@@ -30,6 +31,8 @@ export interface HttpContext {
   auth: AuthService;
   workspaces: WorkspacesService;
   sessions: SessionsService;
+  /** Where each session's workspace files live. */
+  directories: SessionDirectories;
   uploads: UploadsService;
   sseSlots: SseSlots;
   runs: RunManager;

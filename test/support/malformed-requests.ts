@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type Kind, type Operation, revokesToken, type Surface } from './openapi-operations.js';
 import type { ExchangeOptions } from './raw-exchange.js';
 
 /**
@@ -7,31 +8,6 @@ import type { ExchangeOptions } from './raw-exchange.js';
  * repair most of them) plus what the answer must be beyond the universal rules (no 5xx, the
  * surface's error body, X-Request-Id).
  */
-
-/** Which error body a path answers with: the Service API envelope under /api (not /api/v1), else the TokenDance body. */
-export type Surface = 'tokendance' | 'service';
-
-export const surfaceOfPath = (path: string): Surface => (path.startsWith('/api/') && !path.startsWith('/api/v1/') ? 'service' : 'tokendance');
-export type Kind = 'workspace' | 'session' | 'approval' | 'task' | 'artifact' | 'tool';
-
-export interface Operation {
-  method: string;
-  /** The OpenAPI path, `{id}` (or another parameter) included. */
-  path: string;
-  surface: Surface;
-  /** Needs a token (or, outside /api/v1, local mode); a refused token must be a 401. */
-  secured: boolean;
-  /** No local mode: without a token, a 401. */
-  tokenOnly: boolean;
-  /** What the path parameter names, if the path has one. */
-  kind?: Kind;
-  /** The path parameter's maxLength, if it declares one. */
-  paramMaxLength?: number;
-  json?: { fields: string[]; example: Record<string, unknown> };
-  multipart: boolean;
-  /** Answers 200 with an event stream. */
-  sse: boolean;
-}
 
 export interface Case {
   label: string;
@@ -57,71 +33,6 @@ export interface Fixtures {
   tokens: { valid: string; expired: string; forged: string; algNone: string };
   bodyMaxBytes: number;
   uploadMaxBytes: number;
-}
-
-type Json = Record<string, any>;
-
-const KIND_OF_SEGMENT: Record<string, Kind> = {
-  workspaces: 'workspace',
-  sessions: 'session',
-  chat: 'session',
-  hitl: 'approval',
-  approvals: 'approval',
-  tasks: 'task',
-  artifacts: 'artifact',
-  tools: 'tool',
-};
-
-/** Logging out revokes the token the request carries: the test gives such requests a token of their own. */
-export const revokesToken = (operation: Pick<Operation, 'path'>): boolean => operation.path.endsWith('/auth/logout');
-
-export function operationsOf(document: Json): Operation[] {
-  const operations: Operation[] = [];
-  for (const [path, item] of Object.entries<Json>(document.paths)) {
-    for (const [method, operation] of Object.entries<Json>(item)) {
-      const segment = /\/([^/]+)\/\{[^}]+\}/.exec(path)?.[1];
-      const pathParameter = (operation.parameters ?? []).find((parameter: Json) => parameter.in === 'path');
-      const content = operation.requestBody?.content ?? {};
-      const jsonContent = content['application/json'];
-      operations.push({
-        method: method.toUpperCase(),
-        path,
-        surface: surfaceOfPath(path),
-        secured: (operation.security ?? []).length > 0,
-        tokenOnly: (operation.security ?? []).length > 0 && path.startsWith('/api/v1/'),
-        // A route added under a new noun still gets a real id of the caller's: its session.
-        kind: segment ? (KIND_OF_SEGMENT[segment] ?? 'session') : undefined,
-        paramMaxLength: pathParameter?.schema?.maxLength,
-        json: jsonContent ? { fields: fieldsOf(jsonContent.schema, document), example: exampleOf(jsonContent, document) } : undefined,
-        multipart: 'multipart/form-data' in content,
-        sse: operation.responses?.['200']?.content?.['text/event-stream'] !== undefined,
-      });
-    }
-  }
-  return operations;
-}
-
-function fieldsOf(schema: Json | undefined, document: Json): string[] {
-  const resolved = resolve(schema, document);
-  if (!resolved) return [];
-  if (resolved.properties) return Object.keys(resolved.properties);
-  for (const option of [...(resolved.anyOf ?? []), ...(resolved.oneOf ?? [])]) {
-    const fields = fieldsOf(option, document);
-    if (fields.length > 0) return fields;
-  }
-  return [];
-}
-
-function exampleOf(media: Json, document: Json): Record<string, unknown> {
-  const schema = resolve(media.schema, document);
-  const example = media.example ?? (Object.values<Json>(media.examples ?? {})[0]?.value) ?? schema?.examples?.[0] ?? schema?.example;
-  return example && typeof example === 'object' && !Array.isArray(example) ? { ...example } : {};
-}
-
-function resolve(schema: Json | undefined, document: Json): Json | undefined {
-  if (!schema?.$ref) return schema;
-  const name = String(schema.$ref).split('/').pop()!;
-  return resolve(document.components?.schemas?.[name], document);
 }
 
 interface IdVariant {
@@ -170,9 +81,9 @@ interface Wire {
   target: Buffer;
   headers?: string[];
   body?: Buffer;
-  /** Content-Length is computed from the body unless a header names it. */
 }
 
+/** One HTTP/1.1 request as bytes; Content-Length is computed from the body unless a header sets it (or Transfer-Encoding). */
 export function wire({ method, target: path, headers = [], body }: Wire): Buffer {
   const lines = [...headers];
   if (body && !lines.some((line) => /^(content-length|transfer-encoding):/i.test(line))) lines.push(`Content-Length: ${body.length}`);

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { rawExchange } from './raw-exchange.js';
 
 export interface RawResponse {
   status: number;
@@ -9,40 +9,12 @@ export interface RawResponse {
 
 /**
  * Sends bytes exactly as given (fetch would normalise `/./`, `%2e` and friends away) and reads
- * the answer until the server closes the connection.
+ * one answer; fails when none arrives in time.
  */
-export function rawRequest(baseUrl: string, request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
-  const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port) });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms to ${String(request).split('\r\n', 1)[0]}`));
-    }, timeoutMs);
-    socket.on('connect', () => socket.write(request));
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', ...rest] = text.split('\r\n\r\n');
-      const [statusLine = '', ...headerLines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of headerLines) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const body = rest.join('\r\n\r\n');
-      let json: unknown;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      resolve({ status: Number(statusLine.split(' ')[1] ?? 0), headers, body, json });
-    });
-  });
+export async function rawRequest(baseUrl: string, request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+  const answer = await rawExchange(baseUrl, Buffer.isBuffer(request) ? request : Buffer.from(request), { timeoutMs });
+  if (answer.timedOut) throw new Error(`no complete answer within ${timeoutMs} ms to ${String(request).split('\r\n', 1)[0]}`);
+  return { status: answer.status, headers: answer.headers, body: answer.body, json: answer.json };
 }
 
 /** A GET with `Connection: close`, optionally with a bearer token. */

@@ -9,7 +9,6 @@ import { openSse } from '../streams.js';
 import { WorkingMemory } from '../../memory/working-memory.js';
 import { workingMemorySchema } from '../../schemas/working-memory.js';
 import { approvalAnswerSchema, chatConfirmBody } from '../../schemas/approval.js';
-import { SessionDirectories } from '../../sessions/workspace-dir.js';
 
 const tags = ['chat'];
 const security = [{ bearer: [] }];
@@ -100,7 +99,7 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
   );
 
   // Stateless path mapping, same data dir as the run manager's.
-  const directories = new SessionDirectories(context.config.data.dir);
+  const { directories } = context;
   app.get(
     '/chat/:id/working-memory',
     {

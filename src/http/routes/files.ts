@@ -7,7 +7,6 @@ import { uploadedFileSchema } from '../../schemas/artifact.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
 import { notFound } from '../../core/errors.js';
-import { SessionDirectories } from '../../sessions/workspace-dir.js';
 import { attachmentDisposition } from '../content-disposition.js';
 
 const security = [{ bearer: [] }];
@@ -15,7 +14,7 @@ const security = [{ bearer: [] }];
 export async function filesRoutes(app: App, context: HttpContext): Promise<void> {
   const { uploads, config } = context;
   // Stateless path mapping, same data dir as the run manager's.
-  const directories = new SessionDirectories(config.data.dir);
+  const { directories } = context;
 
   app.post(
     '/files',

@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { McpHttpSessions } from '../../mcp/server/http-transport.js';
 import type { McpServerDeps } from '../../mcp/server/deps.js';
 import { createTokenDanceMcpServer } from '../../mcp/server/tokendance-mcp-server.js';
-import { SessionDirectories } from '../../sessions/workspace-dir.js';
 import type { App, HttpContext } from '../context.js';
 import { errorBodyFor } from '../error-handler.js';
 import { requireIdentity } from '../request-auth.js';
@@ -26,7 +25,7 @@ export async function mcpEndpointRoutes(app: App, context: HttpContext): Promise
     approvals: context.approvals,
     log: context.streams.log,
     bus: context.streams.bus,
-    directories: new SessionDirectories(context.config.data.dir),
+    directories: context.directories,
     defaultWorkspaceOf: async (userId) => (await context.store.workspaces.defaultFor(userId))?.id,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
     heartbeatMs: context.config.events.heartbeat_s * 1000,
