@@ -185,7 +185,7 @@ describe('MCP client: real servers over stdio and Streamable HTTP', () => {
       'args = ["-e", "setInterval(() => {}, 1000)"]',
     ].join('\n');
     server = await startTestServer({
-      toml: `${fakeProviderToml(fake.baseUrl)}\n${mcpToml}`,
+      toml: `${fakeProviderToml(fake.baseUrl, { vision: true })}\n${mcpToml}`,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/',
@@ -291,7 +291,7 @@ describe('MCP client: real servers over stdio and Streamable HTTP', () => {
 
     const image = await execute('mcp.everything.get-tiny-image', { arguments: {} });
     assert.equal(image.body.success, true);
-    assert.match(image.body.result, /^Here's the image you requested:\n\[image: image\/png, [\d.]+ (bytes|KB); not shown: tool results reach the model as text only\]\nThe image above is the MCP logo\.$/);
+    assert.match(image.body.result, /^Here's the image you requested:\n\[image 1: image\/png, [\d.]+ (bytes|KB); attached for the model after the tool results\]\nThe image above is the MCP logo\.$/);
 
     const resource = await execute('mcp.everything.get-resource-reference', { arguments: { resourceType: 'Text', resourceId: 3 } });
     assert.equal(resource.body.success, true);
@@ -416,6 +416,32 @@ describe('MCP client: real servers over stdio and Streamable HTTP', () => {
     const toolMessage = (fake.requests.at(-1)!.body as any).messages.find((message: any) => message.role === 'tool');
     assert.equal(toolMessage.content, 'Echo: via the agent');
     assert.equal(chat.events.at(-1)!.event, 'done');
+  });
+
+  test("an MCP tool's image reaches a vision model as an image part, in later turns too", async () => {
+    const sessionId = await newSession();
+    fake.enqueue({ toolCalls: [{ name: 'mcp__everything__get-tiny-image', arguments: {}, id: 'call_image' }] }, { text: 'I see the logo.' });
+    const chat = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'show me the image' } });
+    await chat.waitForEvent('confirm_required', 10_000);
+    const required = chat.events.find((event) => event.event === 'confirm_required')!.data;
+    assert.equal((await api('POST', `/api/v1/hitl/${required.action_id}/confirm`, { approved: true })).status, 200);
+    await chat.waitForEnd();
+    assert.equal(chat.events.at(-1)!.event, 'done');
+    const imagePartsOf = (body: any) =>
+      body.messages.flatMap((message: any) => (message.role === 'user' && Array.isArray(message.content) ? message.content.filter((part: any) => part.type === 'image_url') : []));
+    const afterTool = fake.requests.at(-1)!.body as any;
+    const toolIndex = afterTool.messages.findIndex((message: any) => message.role === 'tool');
+    assert.match(afterTool.messages[toolIndex].content, /\[image 1: image\/png/);
+    // The image follows the tool results as a user message, as every wire format allows.
+    assert.equal(afterTool.messages[toolIndex + 1].role, 'user');
+    const parts = imagePartsOf(afterTool);
+    assert.equal(parts.length, 1);
+    assert.match(parts[0].image_url.url, /^data:image\/png;base64,iVBOR/);
+    // Stored with the tool result: the next turn of the session sends it again.
+    fake.enqueue({ text: 'Still the logo.' });
+    const next = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'and again?' } });
+    await next.waitForEnd();
+    assert.equal(imagePartsOf(fake.requests.at(-1)!.body).length, 1);
   });
 
   test('/stop cancels a running MCP call', async () => {

@@ -24,6 +24,11 @@ export interface ImageLoader {
   loadImage(fileId: string): Promise<{ mediaType: string; dataBase64: string } | null>;
 }
 
+/** Also keeps new images (a tool's), owned by the run's user, and returns their reference. */
+export interface ImageStore extends ImageLoader {
+  saveImage(userId: string, image: { mediaType: string; dataBase64: string }, name: string): Promise<StoredImage>;
+}
+
 export type LoadedImages = ReadonlyMap<string, { mediaType: string; dataBase64: string } | null>;
 
 /** The images stored with a message; an unreadable value counts as none rather than failing the run. */
@@ -65,10 +70,46 @@ export function conversationFromRows(rows: MessageRow[], images: LoadedImages = 
         ...(calls.length ? { toolCalls: calls.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })) } : {}),
       });
     } else if (row.role === 'tool') {
-      messages.push({ role: 'tool', toolCallId: row.tool_call_id ?? '', name: toolNameOf(rows, row.tool_call_id), content: row.content });
+      const toolImages = storedImagesOf(row).flatMap((image) => {
+        const loaded = images.get(image.file_id);
+        return loaded ? [loaded] : [];
+      });
+      messages.push({
+        role: 'tool',
+        toolCallId: row.tool_call_id ?? '',
+        name: toolNameOf(rows, row.tool_call_id),
+        content: row.content,
+        ...(toolImages.length > 0 ? { images: toolImages } : {}),
+      });
     }
   }
   return messages;
+}
+
+/**
+ * Tool results are text on every wire format, so images a tool returned follow the turn's tool
+ * results as one user message with image parts (providers without vision get a note instead).
+ */
+export function expandToolImages(messages: ChatMessage[]): ChatMessage[] {
+  if (!messages.some((message) => message.role === 'tool' && message.images?.length)) return messages;
+  const expanded: ChatMessage[] = [];
+  let pending: ContentPart[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    expanded.push({ role: 'user', content: pending });
+    pending = [];
+  };
+  for (const message of messages) {
+    if (message.role !== 'tool') flush();
+    if (message.role === 'tool' && message.images?.length) {
+      const { images, ...text } = message;
+      expanded.push(text);
+      pending.push({ type: 'text', text: `Images returned by tool ${message.name} (call ${message.toolCallId}):` });
+      for (const image of images) pending.push({ type: 'image', mediaType: image.mediaType, dataBase64: image.dataBase64 });
+    } else expanded.push(message);
+  }
+  flush();
+  return expanded;
 }
 
 function userContent(row: MessageRow, images: LoadedImages): string | ContentPart[] {

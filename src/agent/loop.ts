@@ -1,5 +1,5 @@
 import type { LogEventType } from '../events/types.js';
-import { conversationFromRows, fitToContext, loadImages, toStoredToolCalls, type ImageLoader } from './conversation.js';
+import { conversationFromRows, expandToolImages, fitToContext, loadImages, toStoredToolCalls, type ImageLoader, type StoredImage } from './conversation.js';
 import type { ChatMessage, ModelProvider, ToolCallRequest, ToolSpec, Usage } from './providers/types.js';
 import { ModelError } from './providers/types.js';
 import { RunFailure } from './run-failure.js';
@@ -13,7 +13,11 @@ export interface AgentTools {
   /** Product (dotted) name for a wire name; unknown names come back unchanged. */
   fromWireName(wireName: string): string;
   toWireName(name: string): string;
-  execute(name: string, rawArguments: string, signal: AbortSignal): Promise<{ output: string; success: boolean; durationMs: number; args: unknown }>;
+  execute(
+    name: string,
+    rawArguments: string,
+    signal: AbortSignal,
+  ): Promise<{ output: string; success: boolean; durationMs: number; args: unknown; images?: Array<{ mediaType: string; dataBase64: string }> }>;
 }
 
 /** Where the loop records what happens; implemented over the event log and the store. */
@@ -21,7 +25,7 @@ export interface RunRecorder {
   emit(type: LogEventType, data: Record<string, unknown>): Promise<void>;
   /** High-volume deltas: ordered, but the loop does not wait for each commit. */
   emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void;
-  saveMessage(message: { role: 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string }): Promise<void>;
+  saveMessage(message: { role: 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] }): Promise<void>;
   saveProgress(iterations: number, usage: Usage): Promise<void>;
 }
 
@@ -40,8 +44,10 @@ export interface LoopInput {
   workingMemory?: WorkingMemoryView;
   /** Without a gate every call runs (tests of the bare loop). */
   gate?: ToolCallGate;
-  /** Reads images attached to user messages; without it they reach the model as a note. */
+  /** Reads images attached to messages; without it they reach the model as a note. */
   images?: ImageLoader;
+  /** Keeps images a tool returned with its result, so later calls and a resumed run send them again. */
+  saveToolImage?(image: { mediaType: string; dataBase64: string }, name: string): Promise<StoredImage>;
 }
 
 /**
@@ -139,7 +145,7 @@ async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: 
   let text = '';
   const toolCalls: ToolCallRequest[] = [];
   try {
-    for await (const event of model.stream({ messages: toWire(messages, tools), tools: tools.specs(), signal })) {
+    for await (const event of model.stream({ messages: expandToolImages(toWire(messages, tools)), tools: tools.specs(), signal })) {
       switch (event.type) {
         case 'text':
           text += event.text;
@@ -190,8 +196,10 @@ async function executeToolCalls(calls: ToolCallRequest[], iteration: number, con
         : await tools.execute(call.name, call.arguments, signal);
     if (signal.aborted) throw signal.reason;
     if (decision.action === 'run' && decision.feedback) result.output = `[The user approved this call with feedback: ${decision.feedback}]\n${result.output}`;
-    await recorder.saveMessage({ role: 'tool', content: result.output, tool_call_id: call.id });
-    conversation.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result.output });
+    const images = 'images' in result ? result.images : undefined;
+    const attachments = images && input.saveToolImage ? await Promise.all(images.map((image, index) => input.saveToolImage!(image, `${call.name}-${call.id}-${index + 1}`))) : [];
+    await recorder.saveMessage({ role: 'tool', content: result.output, tool_call_id: call.id, ...(attachments.length > 0 ? { attachments } : {}) });
+    conversation.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result.output, ...(images?.length ? { images } : {}) });
     await recorder.emit('tool_result', {
       tool: call.name,
       result: result.output,

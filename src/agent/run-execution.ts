@@ -45,6 +45,7 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     systemPrompt: profile.systemPrompt,
     history: await store.messages.all(run.session_id),
     images: deps.images,
+    ...(deps.images ? { saveToolImage: (image: { mediaType: string; dataBase64: string }, name: string) => deps.images!.saveImage(run.user_id, image, name) } : {}),
     maxIterations: profile.maxIterations ?? config.max_iterations,
     signal,
     resumeFrom: resumed ? { iterations: run.iterations, usage: { inputTokens: Number(run.input_tokens), outputTokens: Number(run.output_tokens) } } : undefined,

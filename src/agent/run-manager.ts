@@ -17,7 +17,7 @@ import type { BuiltProviders } from './providers/from-config.js';
 import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
 import type { RunObserver } from './run-observer.js';
-import type { ImageLoader, StoredImage } from './conversation.js';
+import type { ImageStore, StoredImage } from './conversation.js';
 import { imagesOfRunInput, runInputJson } from './run-input.js';
 
 export interface RunManagerDeps {
@@ -35,7 +35,7 @@ export interface RunManagerDeps {
   /** Closes the open approval requests of a run that ends. */
   approvals: { closeForRun(runId: string): Promise<void> };
   /** Reads images attached to messages (the uploads store); without it they reach the model as a note. */
-  images?: ImageLoader;
+  images?: ImageStore;
 }
 
 interface ActiveRun {

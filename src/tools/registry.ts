@@ -143,6 +143,7 @@ export class ToolRegistry {
     const finish = (result: ToolResult, args: unknown): ToolExecution => ({
       output: truncateOutput(result.output, options.maxResultChars),
       success: result.success,
+      ...(result.images ? { images: result.images } : {}),
       durationMs: Math.round(performance.now() - started),
       args,
     });

@@ -58,7 +58,11 @@ export async function runWithDeadline<Args>(
 }
 
 function normalizeResult(result: ToolResult): ToolResult {
-  return { output: typeof result?.output === 'string' ? result.output : String(result?.output ?? ''), success: result?.success === true };
+  return {
+    output: typeof result?.output === 'string' ? result.output : String(result?.output ?? ''),
+    success: result?.success === true,
+    ...(Array.isArray(result?.images) && result.images.length > 0 ? { images: result.images } : {}),
+  };
 }
 
 function errorMessage(displayName: string, error: unknown): string {

@@ -23,6 +23,13 @@ export interface ToolContext {
 export interface ToolResult {
   output: string;
   success: boolean;
+  /** Images for the model (e.g. an MCP tool's image content); providers with vision see them as image parts. */
+  images?: ToolImage[];
+}
+
+export interface ToolImage {
+  mediaType: string;
+  dataBase64: string;
 }
 
 /** What an approval request shows a human, e.g. `{ operation: 'file_write', description: 'Write 12 bytes to notes.txt' }`. */

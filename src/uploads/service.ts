@@ -1,3 +1,4 @@
+import type { StoredImage } from '../agent/conversation.js';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -97,6 +98,13 @@ export class UploadsService {
    * its bytes show. Not scoped to a user: the reference was checked when the message was sent,
    * and every member of the session's workspace may replay it. Null when the file is gone.
    */
+  /** ImageStore: keeps an image a tool returned, as an upload of the run's user. */
+  async saveImage(userId: string, image: { mediaType: string; dataBase64: string }, name: string): Promise<StoredImage> {
+    const extension = image.mediaType.split('/')[1] ?? 'img';
+    const saved = await this.saveBytes(userId, { name: `${name}.${extension}`, mimeType: image.mediaType, bytes: Buffer.from(image.dataBase64, 'base64') });
+    return { type: 'image', file_id: saved.file_id, media_type: image.mediaType, name: saved.name };
+  }
+
   async loadImage(fileId: string): Promise<{ mediaType: string; dataBase64: string } | null> {
     const row = await this.store.files.findById(fileId);
     if (!row) return null;

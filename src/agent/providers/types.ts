@@ -24,7 +24,14 @@ export type ChatMessage =
   | { role: 'system'; content: string }
   | { role: 'user'; content: string | ContentPart[] }
   | { role: 'assistant'; content: string; toolCalls?: ToolCallRequest[]; reasoning?: string }
-  | { role: 'tool'; toolCallId: string; name: string; content: string };
+  | {
+      role: 'tool';
+      toolCallId: string;
+      name: string;
+      content: string;
+      /** Images the tool returned; sent after the turn's tool results as a user message (see expandToolImages). */
+      images?: Array<{ mediaType: string; dataBase64: string }>;
+    };
 
 export interface Usage {
   inputTokens: number;
