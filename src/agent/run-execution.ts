@@ -3,7 +3,7 @@ import { isoNow } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
 import type { RunRow } from '../store/schema.js';
-import type { ToolPolicyOverrides } from '../tools/policy.js';
+import { parsePolicyJson } from '../tools/policy.js';
 import { runAgentLoop } from './loop.js';
 import { StoreRunRecorder } from './recorder.js';
 import { RunFailure } from './run-failure.js';
@@ -24,7 +24,7 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
   if (!session) return;
   const profile = deps.profiles.get(session.task_type) ?? deps.profiles.get('general')!;
   const workspaceDir = await deps.directories.ensure(run.session_id);
-  const workspacePolicy = parseWorkspacePolicy((await store.workspaces.findById(session.workspace_id))?.tool_policy);
+  const workspacePolicy = parsePolicyJson((await store.workspaces.findById(session.workspace_id))?.tool_policy);
   const tools = bindTools({
     registry: deps.tools,
     store,
@@ -121,14 +121,4 @@ export async function recordFailure(deps: RunManagerDeps, run: RunRow, error: un
 async function settleSessionStatus(deps: RunManagerDeps, sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
   const queued = await deps.store.runs.listQueued(sessionId);
   await deps.store.sessions.update(sessionId, { status: queued.length > 0 ? 'running' : outcome, updated_at: isoNow() });
-}
-
-/** A workspace's stored policy; a corrupt value counts as none (the server's policy still applies). */
-function parseWorkspacePolicy(json: string | null | undefined): ToolPolicyOverrides | null {
-  if (!json) return null;
-  try {
-    return JSON.parse(json) as ToolPolicyOverrides;
-  } catch {
-    return null;
-  }
 }

@@ -1,15 +1,11 @@
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { mimeTypeOf } from '../agent/workspace-tools.js';
+import { recordArtifact } from '../sessions/artifact-files.js';
 import type { Config } from '../config/schema.js';
 import { forbidden, notFound, validationError } from '../core/errors.js';
-import { isoNow, newId } from '../core/ids.js';
-import { isWorkingMemoryPath } from '../memory/working-memory.js';
 import type { ExecuteToolResult, McpToolInfo } from '../schemas/mcp.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { SessionDirectories } from '../sessions/workspace-dir.js';
 import type { Store } from '../store/store.js';
-import type { ToolPolicyOverrides } from '../tools/policy.js';
+import { parsePolicyJson } from '../tools/policy.js';
 import { parametersOf, type ToolRegistry } from '../tools/registry.js';
 import type { Tool, ToolContext } from '../tools/types.js';
 import type { McpClientManager } from './client-manager.js';
@@ -65,7 +61,7 @@ export class ToolApi {
       throw validationError(`Tool "${tool.name}" works in a session workspace: session_id is required`, [{ field: 'session_id', message: 'is required for this tool' }]);
     }
     const session = input.session_id === undefined ? undefined : await sessions.requireAccess(userId, input.session_id);
-    const workspacePolicy = session ? parsePolicy((await store.workspaces.findById(session.workspace_id))?.tool_policy) : null;
+    const workspacePolicy = session ? parsePolicyJson((await store.workspaces.findById(session.workspace_id))?.tool_policy) : null;
     if (registry.policyFor(tool.name, undefined, workspacePolicy) === 'deny') throw forbidden(`Tool "${tool.name}" is denied by policy`);
 
     const rawArguments = JSON.stringify(input.arguments);
@@ -97,31 +93,9 @@ export class ToolApi {
     return {
       onFileDeleted: (relativePath) => store.artifacts.deleteByPath(sessionId, relativePath),
       onFileWritten: async (relativePath) => {
-        if (isWorkingMemoryPath(relativePath)) return;
-        const info = await stat(join(workspaceDir, relativePath));
-        const now = isoNow();
-        await store.artifacts.upsert({
-          id: newId(),
-          session_id: sessionId,
-          run_id: null,
-          name: basename(relativePath),
-          path: relativePath,
-          mime_type: mimeTypeOf(relativePath),
-          size: info.size,
-          created_at: now,
-          updated_at: now,
-        });
+        await recordArtifact(store, { sessionId, runId: null, workspaceDir }, relativePath);
       },
     };
   }
 }
 
-/** A workspace's stored policy; a corrupt value counts as none (the server's policy still applies). */
-function parsePolicy(json: string | null | undefined): ToolPolicyOverrides | null {
-  if (!json) return null;
-  try {
-    return JSON.parse(json) as ToolPolicyOverrides;
-  } catch {
-    return null;
-  }
-}

@@ -50,3 +50,13 @@ export function layeredPolicy(name: string, server: ToolPolicyOverrides, workspa
   if (!workspace || serverPolicy === 'deny') return serverPolicy;
   return resolvePolicy(name, workspace, serverPolicy);
 }
+
+/** A workspace's stored policy (JSON); a corrupt value counts as none, so the server's policy still applies. */
+export function parsePolicyJson(json: string | null | undefined): ToolPolicyOverrides | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as ToolPolicyOverrides;
+  } catch {
+    return null;
+  }
+}

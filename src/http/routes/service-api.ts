@@ -50,6 +50,16 @@ const healthData = z
     ],
   });
 
+const taskExample = {
+  task_id: EXAMPLE.runId,
+  session_id: EXAMPLE.sessionId,
+  status: 'completed' as const,
+  prompt: 'hello from test script',
+  created_at: EXAMPLE.unixTime,
+  started_at: EXAMPLE.unixTime,
+  finished_at: EXAMPLE.unixTime + 2,
+};
+
 const taskSchema = z
   .object({
     task_id: z.string(),
@@ -60,36 +70,10 @@ const taskSchema = z
     started_at: z.number().int().nullable(),
     finished_at: z.number().int().nullable(),
   })
-  .meta({
-    id: 'Task',
-    examples: [
-      {
-        task_id: EXAMPLE.runId,
-        session_id: EXAMPLE.sessionId,
-        status: 'completed',
-        prompt: 'hello from test script',
-        created_at: EXAMPLE.unixTime,
-        started_at: EXAMPLE.unixTime,
-        finished_at: EXAMPLE.unixTime + 2,
-      },
-    ],
-  });
+  .meta({ id: 'Task', examples: [taskExample] });
 
 const taskDetailsSchema = taskSchema.extend({ answer: z.string().nullable(), turns: z.number().int(), error: z.string().nullable() }).meta({
-  examples: [
-    {
-      task_id: EXAMPLE.runId,
-      session_id: EXAMPLE.sessionId,
-      status: 'completed',
-      prompt: 'hello from test script',
-      created_at: EXAMPLE.unixTime,
-      started_at: EXAMPLE.unixTime,
-      finished_at: EXAMPLE.unixTime + 2,
-      answer: 'Hello! How can I help?',
-      turns: 1,
-      error: null,
-    },
-  ],
+  examples: [{ ...taskExample, answer: 'Hello! How can I help?', turns: 1, error: null }],
 });
 
 /** Wraps Service API data in its `{success, data, error}` envelope. */
