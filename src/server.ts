@@ -79,7 +79,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const providerHealth = new ProviderHealth();
   const models = buildProviders(config, env, (message, fields) => logger.warn(fields ?? {}, message), { health: providerHealth });
   const bus = new LocalEventBus();
-  const log = new EventLog(store.events, bus);
+  const log = new EventLog(store.openEventStore(), bus);
   const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
   const shellChoice = await selectShellSandbox(config.tools.shell, { hiddenPaths: [config.data.dir], bwrapPath: options.bwrapPath });
   logger[shellChoice.log.level](shellChoice.log.message);
@@ -197,6 +197,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       force.unref();
       await app.close();
       clearTimeout(force);
+      await log.close();
       await store.close();
     })());
 

@@ -24,7 +24,7 @@ export class StoreRunRecorder implements RunRecorder {
   }
 
   emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void {
-    this.log.append(this.sessionId, this.runId, type, { ...data, run_id: this.runId }).catch((error) => {
+    this.log.appendDelta(this.sessionId, this.runId, type, { ...data, run_id: this.runId }, (error) => {
       this.deltaFailure ??= error;
     });
   }

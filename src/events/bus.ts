@@ -3,8 +3,10 @@ import type { StoredEvent } from './types.js';
 export type EventListener = (event: StoredEvent) => void;
 
 /**
- * Fan-out of committed events to live subscribers. Events are published only after they are
- * durable, in commit order, so a subscriber that also reads the log can never see a gap.
+ * Fan-out of logged events to live subscribers, in cursor order. An event is published once the
+ * log can read it back (EventLog.listAfter waits for that), so a subscriber that also reads the
+ * log never sees a gap; what may be published before it is durable is the appender's to say
+ * (write-behind.ts, group-commit.ts).
  */
 export interface EventBus {
   publish(events: StoredEvent[]): void;

@@ -20,6 +20,7 @@ const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
 export class SseWriter implements StreamWriter {
   private heartbeat: NodeJS.Timeout;
   private closedFlag = false;
+  private corked = false;
   private readonly closeListeners = new CloseListeners();
 
   constructor(
@@ -100,6 +101,15 @@ export class SseWriter implements StreamWriter {
       this.response.destroy();
       this.markClosed();
       return;
+    }
+    // Frames written in the same tick (a replay page, a burst of events) leave in one syscall.
+    if (!this.corked) {
+      this.corked = true;
+      this.response.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.response.uncork();
+      });
     }
     this.response.write(text);
   }

@@ -49,21 +49,44 @@ export async function replayThenLive(options: {
   let held: StoredEvent[] | null = [];
   let droppedHeld = false;
   let finished = false;
-  // Events are written one at a time, in order, even if writing has to wait (e.g. an access check).
-  let chain = Promise.resolve();
+  // Events are written one at a time, in order. A write that has to wait (an access check, a slow
+  // client during replay) queues the ones behind it; otherwise a live event is written at once,
+  // with no promise per event.
+  let pending: Promise<void> | null = null;
   const finish = () => {
     finished = true;
     unsubscribe();
     writer.end();
   };
+  const afterWrite = (end: boolean): Promise<void> | undefined => {
+    if (end) finish();
+    // While replaying, wait for the client to read rather than outrun it (live events keep the cut-off rule).
+    else if (held !== null && writer.needsDrain) return writer.drained();
+    return undefined;
+  };
+  const writeOne = (event: StoredEvent): Promise<void> | undefined => {
+    if (finished || writer.closed || cursorOf(event) <= last) return undefined;
+    last = cursorOf(event);
+    const result = options.write(event);
+    return typeof result === 'boolean' ? afterWrite(result) : result.then(afterWrite);
+  };
+  const track = (promise: Promise<void>) => {
+    const tail: Promise<void> = promise.then(
+      () => {
+        if (pending === tail) pending = null;
+      },
+      // A write that failed (e.g. the database is down) ends the stream; the client resumes by cursor.
+      () => {
+        if (pending === tail) pending = null;
+        if (!finished) finish();
+      },
+    );
+    pending = tail;
+  };
   const deliver = (event: StoredEvent) => {
-    chain = chain.then(async () => {
-      if (finished || writer.closed || cursorOf(event) <= last) return;
-      last = cursorOf(event);
-      if (await options.write(event)) finish();
-      // While replaying, wait for the client to read rather than outrun it (live events keep the cut-off rule).
-      else if (held !== null && writer.needsDrain) await writer.drained();
-    });
+    if (pending) return track(pending.then(() => writeOne(event)));
+    const waiting = writeOne(event);
+    if (waiting) track(waiting);
   };
   const unsubscribe = options.subscribe((event) => {
     if (!held) return deliver(event);
@@ -84,16 +107,16 @@ export async function replayThenLive(options: {
     for (let index = 0; index < page.length; index++) {
       deliver(page[index]!);
       // Keep the queue of pending writes short; each write waits for the client when the socket is full.
-      if (index % DRAIN_CHECK_EVERY === DRAIN_CHECK_EVERY - 1) await chain;
+      if (index % DRAIN_CHECK_EVERY === DRAIN_CHECK_EVERY - 1) await pending;
     }
-    await chain;
+    await pending;
     // A page read while held events were dropped may predate some of them: read once more.
     if (finished || (page.length < PAGE && !droppedHeld)) break;
   }
   const buffered = held;
   held = null;
   for (const event of buffered) deliver(event);
-  await chain;
+  await pending;
 }
 
 /** Session-scoped replay then live, by per-session cursor. */

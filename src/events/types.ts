@@ -22,16 +22,41 @@ export type LogEventType =
 
 export interface StoredEvent {
   /** Global order across sessions (Service API stream cursor). */
-  id: number;
-  sessionId: string;
+  readonly id: number;
+  readonly sessionId: string;
   /** Per-session cursor (session stream and chat SSE). */
-  seq: number;
-  runId: string | null;
-  type: LogEventType;
-  data: Record<string, unknown>;
-  createdAt: string;
+  readonly seq: number;
+  readonly runId: string | null;
+  readonly type: LogEventType;
+  readonly data: Record<string, unknown>;
+  readonly createdAt: string;
   /** The JSON text of `data` as stored, reused when framing so it is serialized once. */
-  json: string;
+  readonly json: string;
+}
+
+/**
+ * A logged event. `data` is parsed from `json` on first use only: a replay that frames events
+ * with their stored JSON (the session stream) never parses them.
+ */
+export class LoggedEvent implements StoredEvent {
+  private parsed: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly sessionId: string,
+    readonly seq: number,
+    readonly runId: string | null,
+    readonly type: LogEventType,
+    readonly json: string,
+    readonly createdAt: string,
+    data?: Record<string, unknown>,
+  ) {
+    this.parsed = data;
+  }
+
+  get data(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
+  }
 }
 
 /** Delta events are high-volume and compacted after their run finishes. */

@@ -26,6 +26,7 @@ import { sessionsRoutes } from './routes/sessions.js';
 import { workspacesRoutes } from './routes/workspaces.js';
 import { websocketPluginOptions, websocketRoutes } from './routes/ws.js';
 import { mcpEndpointRoutes } from './routes/mcp-endpoint.js';
+import { webRoutes } from './routes/web.js';
 import { acceptsLocalUser, matchesEveryPath, normalizedPath, surfaceOf, surfaceOfPath } from './surface.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -139,6 +140,7 @@ export async function buildApp(context: HttpContext, logger: FastifyBaseLogger):
   );
   await app.register(async (service) => serviceApiRoutes(service as App, context), { prefix: '/api' });
   await app.register(async (mcp) => mcpEndpointRoutes(mcp as App, context));
+  await app.register(async (web) => webRoutes(web));
 
   return app as unknown as App;
 }

@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -14,6 +15,8 @@ export interface DatabaseHandle {
   location: string;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** The driver underneath, for the event log's hot path (prepared statements, one round trip). */
+  driver: { dialect: 'sqlite'; connection: BetterSqlite3.Database } | { dialect: 'postgres'; pool: pg.Pool };
 }
 
 // int8 (counts, cursors) as JS numbers: every value we store stays far below 2^53.
@@ -34,7 +37,7 @@ function openSqlite(url: string, cwd: string): DatabaseHandle {
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -43,6 +46,7 @@ function openSqlite(url: string, cwd: string): DatabaseHandle {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    driver: { dialect: 'sqlite', connection },
   };
 }
 
@@ -60,5 +64,6 @@ function openPostgres(url: string): DatabaseHandle {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    driver: { dialect: 'postgres', pool },
   };
 }

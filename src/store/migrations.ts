@@ -228,6 +228,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('messages').dropColumn('attachments').execute();
       },
     },
+    '0004_event_log_state': {
+      // The SQLite event log's clean-shutdown flag (see src/store/sqlite/event-store.ts).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('event_log_state')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('event_log_state').execute();
+      },
+    },
   };
 }
 

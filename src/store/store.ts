@@ -1,15 +1,18 @@
 import type { DatabaseHandle } from './database.js';
 import { openDatabase } from './database.js';
+import type { EventStore } from '../events/event-store.js';
 import { migrateToLatest } from './migrations.js';
 import { ApprovalsRepository } from './repositories/approvals.js';
 import { ArtifactsRepository } from './repositories/artifacts.js';
 import { EventsRepository } from './repositories/events.js';
 import { FilesRepository } from './repositories/files.js';
+import { PostgresEventStore } from './postgres/event-store.js';
 import { MessagesRepository } from './repositories/messages.js';
 import { RunsRepository } from './repositories/runs.js';
 import { SessionsRepository } from './repositories/sessions.js';
 import { TokensRepository } from './repositories/tokens.js';
 import { UsersRepository } from './repositories/users.js';
+import { SqliteEventStore } from './sqlite/event-store.js';
 import { WorkspacesRepository } from './repositories/workspaces.js';
 
 /** Every repository over one database; the rest of the program sees only this. */
@@ -33,7 +36,7 @@ export class Store {
     this.sessions = new SessionsRepository(db);
     this.messages = new MessagesRepository(db);
     this.runs = new RunsRepository(db);
-    this.events = new EventsRepository(db, handle.dialect);
+    this.events = new EventsRepository(db);
     this.approvals = new ApprovalsRepository(db);
     this.artifacts = new ArtifactsRepository(db);
     this.files = new FilesRepository(db);
@@ -43,6 +46,15 @@ export class Store {
     const handle = openDatabase(url, options.cwd);
     if (options.migrate ?? true) await migrateToLatest(handle.db as never, handle.dialect);
     return new Store(handle);
+  }
+
+  /**
+   * The event log's storage. Opened by the server only: on SQLite it marks the log as in use
+   * until closed, which a CLI command reading the database must not do.
+   */
+  openEventStore(): EventStore {
+    const { driver } = this.handle;
+    return driver.dialect === 'sqlite' ? new SqliteEventStore(driver.connection) : new PostgresEventStore(driver.pool);
   }
 
   ping(): Promise<void> {

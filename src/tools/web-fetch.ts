@@ -7,7 +7,6 @@ import type { Tool, ToolResult } from './types.js';
 import { AddressGuard } from './web/address-guard.js';
 import { contentKindOf, decodeBody, parseContentType, sniffKind, type ContentKind } from './web/content-type.js';
 import { assertFetchableUrl, guardedGet, type GuardedResponse } from './web/guarded-get.js';
-import { htmlToMarkdown } from './web/html-to-markdown.js';
 
 /** JSON up to this size is re-indented for readability; larger documents are passed through as sent. */
 const PRETTY_JSON_MAX_CHARS = 100_000;
@@ -90,7 +89,7 @@ function refuseUnsupported(kind: ContentKind | undefined, header: string, url: U
   );
 }
 
-function renderResponse(response: GuardedResponse, maxBytes: number): ToolResult {
+async function renderResponse(response: GuardedResponse, maxBytes: number): Promise<ToolResult> {
   const contentType = parseContentType(response.contentType);
   const kind = contentKindOf(contentType.mediaType) ?? sniffKind(response.body);
   refuseUnsupported(kind, response.contentType || 'unknown (binary data, no Content-Type)', response.url);
@@ -100,6 +99,8 @@ function renderResponse(response: GuardedResponse, maxBytes: number): ToolResult
   const ok = response.status >= 200 && response.status < 300;
   if (!ok) lines.push(`HTTP ${response.status} ${response.statusText}`.trim());
   if (kind === 'html') {
+    // Loaded on first use: the HTML toolchain (linkedom, Readability, Turndown) is ~20 MB of a server's memory.
+    const { htmlToMarkdown } = await import('./web/html-to-markdown.js');
     const page = htmlToMarkdown(text, response.url);
     if (page.title) lines.push(`# ${page.title}`);
     lines.push(`URL: ${response.url.href}`, '', page.markdown || '[the page has no readable text; it may build its content with JavaScript]');

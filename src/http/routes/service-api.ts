@@ -228,7 +228,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
     async (request, reply) => {
       const userId = await streamUserId(request, context.auth);
       const cursor = lastEventId(request);
-      const after = cursor ?? (await context.store.events.maxId());
+      const after = cursor ?? (await streams.log.headId());
       const visible = new Set(await context.store.sessions.idsVisibleTo(userId));
       const invisible = new Set<string>();
       const writer = openSse(context, streams, request, reply, await context.sseSlots.acquire(userId));
@@ -238,18 +238,21 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
         readPage: (from) => streams.log.listForUserAfter(userId, from, REPLAY_PAGE_SIZE),
         cursorOf: (event) => event.id,
         after,
-        write: async (event) => {
+        write: (event) => {
           if (invisible.has(event.sessionId)) return false;
-          if (!visible.has(event.sessionId)) {
-            // A session created after the stream opened: check once, remember the answer.
+          const send = () => {
+            const json = toServiceFrame(event);
+            if (json) writer.send(event.id, null, json);
+            return false;
+          };
+          if (visible.has(event.sessionId)) return send();
+          // A session created after the stream opened: check once, remember the answer.
+          return (async () => {
             const session = await context.store.sessions.findById(event.sessionId);
             const member = session && (await context.store.workspaces.roleOf(session.workspace_id, userId));
             (member ? visible : invisible).add(event.sessionId);
-            if (!member) return false;
-          }
-          const json = toServiceFrame(event);
-          if (json) writer.send(event.id, null, json);
-          return false;
+            return member ? send() : false;
+          })();
         },
       });
     },

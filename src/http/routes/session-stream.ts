@@ -55,10 +55,11 @@ export async function sessionStreamStart(
   session: SessionRow,
   cursor: number | undefined,
 ): Promise<{ after: number; opening?: { event: 'status' | 'reset'; json: string } }> {
-  const resumable = cursor !== undefined && cursor >= Number(session.compacted_through_seq) && cursor <= Number(session.last_event_seq);
+  const head = await context.streams.log.headSeq(session.id);
+  const resumable = cursor !== undefined && cursor >= Number(session.compacted_through_seq) && cursor <= head;
   if (resumable) return { after: cursor };
   const snapshot = await sessionSnapshot(context, session.id);
-  return { after: Number(session.last_event_seq), opening: { event: cursor === undefined ? 'status' : 'reset', json: JSON.stringify(snapshot) } };
+  return { after: head, opening: { event: cursor === undefined ? 'status' : 'reset', json: JSON.stringify(snapshot) } };
 }
 
 async function sessionSnapshot(context: HttpContext, sessionId: string) {

@@ -1,0 +1,22 @@
+import type { EventDraft } from './event-store.js';
+import type { StoredEvent } from './types.js';
+
+/** How the log turns appended events into stored, published ones; one strategy per kind of store. */
+export interface EventAppender {
+  /** Written durably before it is published and before the promise resolves. */
+  append(draft: EventDraft, data: Record<string, unknown>): Promise<StoredEvent>;
+  /** A token delta: relayed as cheaply as the store allows; a failure to store it goes to `onError`. */
+  appendDelta(draft: EventDraft, data: Record<string, unknown>, onError: (error: unknown) => void): void;
+  /** Resolves once every event appended so far is written and published. */
+  drain(): Promise<void>;
+  /** Resolves once every event published so far can be read back from the store. */
+  readable(): Promise<void>;
+}
+
+/** The error a draft gets when its session was deleted while it waited to be written. */
+export class SessionGoneError extends Error {
+  constructor(sessionId: string) {
+    super(`session ${sessionId} no longer exists`);
+    this.name = 'SessionGoneError';
+  }
+}
