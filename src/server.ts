@@ -78,7 +78,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const sessions = new SessionsService(store, workspaces, directories, () => profiles.keys());
   const providerHealth = new ProviderHealth();
   const models = buildProviders(config, env, (message, fields) => logger.warn(fields ?? {}, message), { health: providerHealth });
-  const bus = new LocalEventBus();
+  const bus = new LocalEventBus((error) => logger.error({ err: error }, 'event listener failed'));
   const log = new EventLog(store.openEventStore(), bus);
   const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
   const shellChoice = await selectShellSandbox(config.tools.shell, { hiddenPaths: [config.data.dir], bwrapPath: options.bwrapPath });

@@ -11,6 +11,8 @@ export interface EventAppender {
   drain(): Promise<void>;
   /** Resolves once every event published so far can be read back from the store. */
   readable(): Promise<void>;
+  /** The first event numbered but not yet published (of the session, or of any), if there is one. */
+  firstUnpublished(sessionId?: string): StoredEvent | undefined;
 }
 
 /** The error a draft gets when its session was deleted while it waited to be written. */

@@ -18,11 +18,22 @@ export class LocalEventBus implements EventBus {
   private readonly bySession = new Map<string, Set<EventListener>>();
   private readonly global = new Set<EventListener>();
 
+  /** `onListenerError` hears a listener's exception; the appender that publishes must not. */
+  constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
+
   publish(events: StoredEvent[]): void {
     for (const event of events) {
       const listeners = this.bySession.get(event.sessionId);
-      if (listeners) for (const listener of listeners) listener(event);
-      for (const listener of this.global) listener(event);
+      if (listeners) for (const listener of listeners) this.call(listener, event);
+      for (const listener of this.global) this.call(listener, event);
+    }
+  }
+
+  private call(listener: EventListener, event: StoredEvent): void {
+    try {
+      listener(event);
+    } catch (error) {
+      this.onListenerError(error);
     }
   }
 

@@ -48,6 +48,11 @@ export class GroupCommitAppender implements EventAppender {
     return Promise.resolve();
   }
 
+  /** Events get their cursors as they are committed and are published right after. */
+  firstUnpublished(): undefined {
+    return undefined;
+  }
+
   private enqueue(entry: Queued): void {
     this.queue.push(entry);
     if (!this.flushing) void this.flush();

@@ -46,14 +46,21 @@ export class EventLog {
     return this.store.listForUserAfterId(userId, afterId, limit);
   }
 
-  /** The session's last cursor: where a stream without Last-Event-ID starts. */
-  headSeq(sessionId: string): Promise<number> {
-    return this.store.headSeq(sessionId);
+  /**
+   * The session's last published cursor: where a stream without Last-Event-ID starts, so that
+   * an event numbered but not yet published (waiting for its write) still reaches it.
+   */
+  async headSeq(sessionId: string): Promise<number> {
+    const stored = await this.store.headSeq(sessionId);
+    const waiting = this.appender.firstUnpublished(sessionId);
+    return waiting ? Math.min(stored, waiting.seq - 1) : stored;
   }
 
-  /** The last global id: where a Service API stream without Last-Event-ID starts. */
-  headId(): Promise<number> {
-    return this.store.headId();
+  /** The last published global id: where a Service API stream without Last-Event-ID starts. */
+  async headId(): Promise<number> {
+    const stored = await this.store.headId();
+    const waiting = this.appender.firstUnpublished();
+    return waiting ? Math.min(stored, waiting.id - 1) : stored;
   }
 
   /** Writes what is left and records a clean shutdown. */

@@ -85,7 +85,14 @@ export async function replayThenLive(options: {
   };
   const deliver = (event: StoredEvent) => {
     if (pending) return track(pending.then(() => writeOne(event)));
-    const waiting = writeOne(event);
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = writeOne(event);
+    } catch {
+      // Same as a failed asynchronous write: this stream ends, and the client resumes by cursor.
+      if (!finished) finish();
+      return;
+    }
     if (waiting) track(waiting);
   };
   const unsubscribe = options.subscribe((event) => {
@@ -101,17 +108,23 @@ export async function replayThenLive(options: {
     unsubscribe();
   });
 
-  for (;;) {
-    droppedHeld = false;
-    const page = await options.readPage(last);
-    for (let index = 0; index < page.length; index++) {
-      deliver(page[index]!);
-      // Keep the queue of pending writes short; each write waits for the client when the socket is full.
-      if (index % DRAIN_CHECK_EVERY === DRAIN_CHECK_EVERY - 1) await pending;
+  try {
+    for (;;) {
+      droppedHeld = false;
+      const page = await options.readPage(last);
+      for (let index = 0; index < page.length; index++) {
+        deliver(page[index]!);
+        // Keep the queue of pending writes short; each write waits for the client when the socket is full.
+        if (index % DRAIN_CHECK_EVERY === DRAIN_CHECK_EVERY - 1) await pending;
+      }
+      await pending;
+      // A page read while held events were dropped may predate some of them: read once more.
+      if (finished || (page.length < PAGE && !droppedHeld)) break;
     }
-    await pending;
-    // A page read while held events were dropped may predate some of them: read once more.
-    if (finished || (page.length < PAGE && !droppedHeld)) break;
+  } catch (error) {
+    // A replay that cannot read the log must not leave a silent, pinging stream behind.
+    if (!finished) finish();
+    throw error;
   }
   const buffered = held;
   held = null;

@@ -74,6 +74,14 @@ export class WriteBehindAppender implements EventAppender {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  firstUnpublished(sessionId?: string): StoredEvent | undefined {
+    if (!this.blocked) return undefined;
+    for (const entry of this.unwritten) {
+      if (!entry.published && (sessionId === undefined || entry.event.sessionId === sessionId)) return entry.event;
+    }
+    return undefined;
+  }
+
   private number(draft: EventDraft, data: Record<string, unknown>): StoredEvent | null {
     const cursors = this.store.allocate(draft.sessionId);
     if (!cursors) return null;

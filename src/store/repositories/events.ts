@@ -10,22 +10,23 @@ export class EventsRepository {
 
   /**
    * Deletes the given event types of runs that finished before `finishedBefore` and records, per
-   * session, the highest cursor that may now be missing.
+   * session, the highest cursor that may now be missing. One transaction per session: it locks
+   * that session's row only, so it can never deadlock with an append that locks several.
    */
   async compact(types: string[], finishedBefore: string): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const victims = await trx
-        .selectFrom('events')
-        .innerJoin('runs', 'runs.id', 'events.run_id')
-        .select(['events.session_id', (eb) => eb.fn.max('events.seq').as('max_seq')])
-        .where('events.type', 'in', types)
-        .where('runs.finished_at', 'is not', null)
-        .where('runs.finished_at', '<', finishedBefore)
-        .groupBy('events.session_id')
-        .execute();
-      let deleted = 0;
-      for (const victim of victims) {
-        const maxSeq = Number(victim.max_seq);
+    const victims = await this.db
+      .selectFrom('events')
+      .innerJoin('runs', 'runs.id', 'events.run_id')
+      .select(['events.session_id', (eb) => eb.fn.max('events.seq').as('max_seq')])
+      .where('events.type', 'in', types)
+      .where('runs.finished_at', 'is not', null)
+      .where('runs.finished_at', '<', finishedBefore)
+      .groupBy('events.session_id')
+      .execute();
+    let deleted = 0;
+    for (const victim of victims) {
+      const maxSeq = Number(victim.max_seq);
+      deleted += await this.db.transaction().execute(async (trx) => {
         const result = await trx
           .deleteFrom('events')
           .where('session_id', '=', victim.session_id)
@@ -35,7 +36,6 @@ export class EventsRepository {
             eb.selectFrom('runs').select('runs.id').where('runs.finished_at', 'is not', null).where('runs.finished_at', '<', finishedBefore),
           )
           .executeTakeFirst();
-        deleted += Number(result.numDeletedRows);
         await trx
           .updateTable('sessions')
           .set((eb) => ({
@@ -43,8 +43,9 @@ export class EventsRepository {
           }))
           .where('id', '=', victim.session_id)
           .execute();
-      }
-      return deleted;
-    });
+        return Number(result.numDeletedRows);
+      });
+    }
+    return deleted;
   }
 }

@@ -2,39 +2,43 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS } from '../../events/event-store.js';
 import { type LogEventType, LoggedEvent, type StoredEvent } from '../../events/types.js';
 
-/** Sessions whose last cursor is kept in memory; past this the cache is emptied after a write. */
+/** Sessions whose last cursor is kept in memory; past this the counters are saved and the cache emptied. */
 const MAX_CACHED_SESSIONS = 10_000;
 
 type Row = [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
 
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
 const toEvent = (row: Row): StoredEvent => new LoggedEvent(row[0], row[1], row[2], row[3], row[4] as LogEventType, row[5], row[6]);
+const isBusy = (error: unknown) => String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * The event log on SQLite: one writing process, so cursors are numbered in memory and events are
- * written with prepared statements on the same connection as the rest of the store. A write
- * never interleaves with a Kysely transaction left open across an await: it reports `busy` and
- * the log tries again on the next turn of the event loop.
+ * written with prepared statements on the same connection as the rest of the store. Neither a
+ * write nor a read runs inside a Kysely transaction left open across an await: a write reports
+ * `busy` (the log tries again on the next turn of the event loop), a read waits for it to end.
  *
- * Crash safety of cursors: `event_log_state.clean_shutdown` is 0 while a process runs. Finding
- * it 0 at start means the last process died with up to MAX_UNWRITTEN_EVENTS published but
- * unwritten events; every counter then starts that far past what is stored.
+ * Cursors are never handed out twice, also across crashes. `event_log_state` holds
+ * `clean_shutdown` (0 while a process runs) and `max_id` (the last id handed out, saved at a
+ * clean stop with every session's counter). Finding `clean_shutdown` = 0 at start means the last
+ * process died with up to MAX_UNWRITTEN_EVENTS published but unwritten events: every counter is
+ * then moved that far past what is stored, durably, before anything is appended.
  */
 export class SqliteEventStore implements LocalEventStore {
   readonly kind = 'local';
   private nextId: number;
   private readonly lastSeq = new Map<string, number>();
-  private readonly skip: number;
   private readonly statements;
   private readonly writeBatch: BetterSqlite3.Transaction<(events: StoredEvent[], rejected: Set<number>) => void>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
     const c = connection;
     this.statements = {
-      // The session row's counter is written at clean shutdown only; between, the log's own index knows the last seq.
+      // Saved at clean shutdown and after a crash; between, the log's own index has the last seq, and
+      // compaction (which may delete the last rows) records how far it went.
       sessionSeq: c
         .prepare<[string, string], number>(
-          'select max(sessions.last_event_seq, coalesce((select max(seq) from events where session_id = ?), 0)) from sessions where id = ?',
+          'select max(last_event_seq, compacted_through_seq, coalesce((select max(seq) from events where session_id = ?), 0)) from sessions where id = ?',
         )
         .pluck(),
       insert: c.prepare(`insert into events (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`),
@@ -47,18 +51,11 @@ export class SqliteEventStore implements LocalEventStore {
             ') order by id limit ?',
         )
         .raw(),
-      setClean: c.prepare<[number]>(
-        "insert into event_log_state (name, value) values ('clean_shutdown', ?) on conflict (name) do update set value = excluded.value",
+      getState: c.prepare<[string], number>('select value from event_log_state where name = ?').pluck(),
+      setState: c.prepare<[string, number]>(
+        'insert into event_log_state (name, value) values (?, ?) on conflict (name) do update set value = excluded.value',
       ),
     };
-    const clean = c.prepare<[], number>("select value from event_log_state where name = 'clean_shutdown'").pluck().get();
-    this.skip = clean === 0 ? MAX_UNWRITTEN_EVENTS : 0;
-    const highest = c
-      .prepare<[], number>("select max(coalesce((select seq from sqlite_sequence where name = 'events'), 0), coalesce((select max(id) from events), 0))")
-      .pluck()
-      .get();
-    this.nextId = Number(highest ?? 0) + 1 + this.skip;
-    this.statements.setClean.run(0);
     this.writeBatch = c.transaction((events: StoredEvent[], rejected: Set<number>) => {
       for (const event of events) {
         try {
@@ -69,6 +66,28 @@ export class SqliteEventStore implements LocalEventStore {
         }
       }
     });
+    this.nextId = this.open() + 1;
+  }
+
+  /** Marks the log in use and returns the last id that may have been handed out. */
+  private open(): number {
+    const c = this.connection;
+    return c.transaction(() => {
+      const stored = c
+        .prepare<[], number>("select max(coalesce((select seq from sqlite_sequence where name = 'events'), 0), coalesce((select max(id) from events), 0))")
+        .pluck()
+        .get();
+      let lastId = Math.max(Number(stored ?? 0), Number(this.statements.getState.get('max_id') ?? 0));
+      if (this.statements.getState.get('clean_shutdown') === 0) {
+        lastId += MAX_UNWRITTEN_EVENTS;
+        c.prepare(
+          'update sessions set last_event_seq = max(last_event_seq, compacted_through_seq, coalesce((select max(seq) from events where session_id = sessions.id), 0)) + ?',
+        ).run(MAX_UNWRITTEN_EVENTS);
+      }
+      this.statements.setState.run('max_id', lastId);
+      this.statements.setState.run('clean_shutdown', 0);
+      return lastId;
+    })();
   }
 
   allocate(sessionId: string): EventCursors | null {
@@ -76,7 +95,7 @@ export class SqliteEventStore implements LocalEventStore {
     if (last === undefined) {
       const stored = this.statements.sessionSeq.get(sessionId, sessionId);
       if (stored === undefined) return null;
-      last = Number(stored) + this.skip;
+      last = Number(stored);
     }
     this.lastSeq.set(sessionId, last + 1);
     return { id: this.nextId++, seq: last + 1 };
@@ -88,23 +107,30 @@ export class SqliteEventStore implements LocalEventStore {
     try {
       this.writeBatch.immediate(events, rejected);
     } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_BUSY') return { busy: true };
+      if (isBusy(error)) return { busy: true };
       throw error;
     }
-    // Every cursor handed out is now stored, so a session dropped from the cache reads back right.
-    if (this.lastSeq.size > MAX_CACHED_SESSIONS) this.recordSessionCounters();
+    if (this.lastSeq.size > MAX_CACHED_SESSIONS) {
+      // The batch is committed whatever happens here; a failure only keeps the cache a while longer.
+      try {
+        this.saveCounters();
+      } catch {}
+    }
     return { busy: false, rejected };
   }
 
   async listAfterSeq(sessionId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    await this.outsideTransactions();
     return this.statements.afterSeq.all(sessionId, afterSeq, limit).map(toEvent);
   }
 
   async listForUserAfterId(userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
+    await this.outsideTransactions();
     return this.statements.forUserAfterId.all(afterId, userId, limit).map(toEvent);
   }
 
   async headSeq(sessionId: string): Promise<number> {
+    await this.outsideTransactions();
     return this.lastSeq.get(sessionId) ?? Number(this.statements.sessionSeq.get(sessionId, sessionId) ?? 0);
   }
 
@@ -114,15 +140,24 @@ export class SqliteEventStore implements LocalEventStore {
 
   close(): void {
     if (!this.connection.open) return;
-    this.recordSessionCounters();
-    this.statements.setClean.run(1);
+    this.saveCounters();
+    this.statements.setState.run('clean_shutdown', 1);
   }
 
-  /** Keeps `sessions.last_event_seq` meaningful for other readers, then forgets the cached counters. */
-  private recordSessionCounters(): void {
+  /**
+   * Saves every cursor handed out (also those of events that were published but could not be
+   * written), so the next process continues above them, then forgets the cached counters.
+   */
+  private saveCounters(): void {
     this.connection.transaction(() => {
       for (const [sessionId, seq] of this.lastSeq) this.statements.raiseSessionSeq.run(seq, sessionId, seq);
+      this.statements.setState.run('max_id', this.nextId - 1);
     })();
     this.lastSeq.clear();
+  }
+
+  /** Another transaction's uncommitted rows (a compaction that may roll back) are not the log. */
+  private async outsideTransactions(): Promise<void> {
+    while (this.connection.inTransaction) await nextTurn();
   }
 }

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { LocalEventBus } from '../src/events/bus.js';
+import { EventLog } from '../src/events/log.js';
+import { SseWriter } from '../src/events/sse-writer.js';
+import { replayThenLive } from '../src/events/stream.js';
+import type { StoredEvent } from '../src/events/types.js';
+import { Store } from '../src/store/store.js';
+import { SqliteEventStore } from '../src/store/sqlite/event-store.js';
+
+/**
+ * The event log's edge cases that no HTTP client can time on purpose, on a real database:
+ * a stream opening while an event waits for its write, cursors across crashes and restarts,
+ * a listener that throws, a replay whose read fails.
+ */
+const dirs: string[] = [];
+after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+async function sqliteStore(path?: string): Promise<{ store: Store; path: string }> {
+  if (!path) {
+    const dir = mkdtempSync(join(tmpdir(), 'tokendance-log-'));
+    dirs.push(dir);
+    path = join(dir, 'log.db');
+  }
+  return { store: await Store.open(`sqlite://${path}`), path };
+}
+
+async function addSession(store: Store, id: string): Promise<void> {
+  const now = new Date().toISOString();
+  const db = store.handle.db;
+  if (!(await db.selectFrom('users').select('id').where('id', '=', 'u').executeTakeFirst())) {
+    await db.insertInto('users').values({ id: 'u', email: 'u@example.com', username: 'u', password_hash: 'x', created_at: now }).execute();
+    await db.insertInto('workspaces').values({ id: 'w', name: 'w', owner_id: 'u', created_at: now, tool_policy: null }).execute();
+  }
+  await db
+    .insertInto('sessions')
+    .values({ id, workspace_id: 'w', user_id: 'u', title: id, task_type: 'general', status: 'idle', kind: 'chat', input_tokens: 0, output_tokens: 0, last_event_seq: 0, compacted_through_seq: 0, created_at: now, updated_at: now })
+    .execute();
+}
+
+const sqliteDriver = (store: Store) => {
+  const driver = store.handle.driver;
+  assert.equal(driver.dialect, 'sqlite');
+  return driver.connection;
+};
+
+describe('event log internals (SQLite)', () => {
+  test('a stream opened while an event waits for its write starts before it', async () => {
+    const { store } = await sqliteStore();
+    await addSession(store, 's1');
+    const bus = new LocalEventBus();
+    const log = new EventLog(store.openEventStore(), bus);
+    await log.append('s1', null, 'status', { state: 'a' });
+    const waiting = log.append('s1', null, 'tool_call', { tool: 'x' }); // numbered now, published on the next turn
+    const head = await log.headSeq('s1');
+    const published: StoredEvent[] = [];
+    const unsubscribe = bus.subscribeSession('s1', (event) => published.push(event));
+    const event = await waiting;
+    unsubscribe();
+    assert.ok(head < event.seq, `head ${head} must be before the waiting event ${event.seq}`);
+    assert.deepEqual(published.map((e) => e.seq), [event.seq]);
+    assert.ok((await log.headId()) >= event.id);
+    await log.close();
+    await store.close();
+  });
+
+  test('after a crash, cursors continue past anything that may have been published, across later clean restarts too', async () => {
+    const first = await sqliteStore();
+    await addSession(first.store, 's1');
+    const crashed = new SqliteEventStore(sqliteDriver(first.store));
+    const seen = [crashed.allocate('s1')!, crashed.allocate('s1')!, crashed.allocate('s1')!];
+    // Nothing written and no clean shutdown: the process dies here.
+    await first.store.close();
+
+    const second = await sqliteStore(first.path);
+    new SqliteEventStore(sqliteDriver(second.store)).close(); // starts after the crash, touches nothing, stops cleanly
+    await second.store.close();
+
+    const third = await sqliteStore(first.path);
+    const after = new SqliteEventStore(sqliteDriver(third.store));
+    const next = after.allocate('s1')!;
+    assert.ok(next.seq > seen.at(-1)!.seq, `seq ${next.seq} is above every seq seen (${seen.at(-1)!.seq})`);
+    assert.ok(next.id > seen.at(-1)!.id, `id ${next.id} is above every id seen (${seen.at(-1)!.id})`);
+    after.close();
+    await third.store.close();
+  });
+
+  test('ids published but never stored (the session was deleted) are not handed out again after a clean restart', async () => {
+    const first = await sqliteStore();
+    await addSession(first.store, 'gone');
+    await addSession(first.store, 's2');
+    const bus = new LocalEventBus();
+    const log = new EventLog(first.store.openEventStore(), bus);
+    const seen: StoredEvent[] = [];
+    bus.subscribeAll((event) => seen.push(event));
+    const errors: unknown[] = [];
+    log.appendDelta('gone', null, 'content', { text: 'a' }, (error) => errors.push(error));
+    log.appendDelta('gone', null, 'content', { text: 'b' }, (error) => errors.push(error));
+    await first.store.handle.db.deleteFrom('sessions').where('id', '=', 'gone').execute();
+    await log.close();
+    assert.equal(errors.length, 2, 'the deltas of the deleted session are reported as not stored');
+    await first.store.close();
+
+    const second = await sqliteStore(first.path);
+    const restarted = new SqliteEventStore(sqliteDriver(second.store));
+    assert.ok(restarted.allocate('s2')!.id > Math.max(...seen.map((event) => event.id)));
+    restarted.close();
+    await second.store.close();
+  });
+
+  test('a listener that throws neither stalls the log nor loses the append', async () => {
+    const { store } = await sqliteStore();
+    await addSession(store, 's1');
+    const heard: unknown[] = [];
+    const bus = new LocalEventBus((error) => heard.push(error));
+    const log = new EventLog(store.openEventStore(), bus);
+    bus.subscribeSession('s1', () => {
+      throw new Error('listener bug');
+    });
+    const event = await log.append('s1', null, 'status', { state: 'x' });
+    assert.equal(event.seq, 1);
+    assert.equal(heard.length, 1);
+    assert.equal((await log.listAfter('s1', 0)).length, 1);
+    await log.close();
+    await store.close();
+  });
+});
+
+describe('replay that cannot read the log', () => {
+  test('ends the SSE stream instead of leaving it open and silent', async () => {
+    const server = createServer((_request, response) => {
+      const writer = new SseWriter(response, { heartbeatMs: 50, maxBufferedBytes: 1 << 20, stallTimeoutMs: 5000 });
+      void replayThenLive({
+        writer,
+        subscribe: () => () => {},
+        readPage: async () => {
+          throw new Error('database is down');
+        },
+        cursorOf: (event) => event.seq,
+        after: 0,
+        write: () => false,
+      }).catch(() => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      const body = await response.text(); // resolves only if the server ends the stream
+      assert.match(body, /: connected/);
+    } finally {
+      server.close();
+    }
+  });
+});
