@@ -16,6 +16,8 @@ export interface RunResult {
   startedAt: number;
   /** Epoch ms of the first content event (NaN when none). */
   firstContentAt: number;
+  /** Epoch ms of the last content event (NaN when none): with the first, the rate a stream was delivered at. */
+  lastContentAt: number;
   endedAt: number;
   contentCount: number;
   /** Receipt time minus the fake's stamp, one per content event. */
@@ -38,6 +40,7 @@ export function runStream(url: string, options: { token?: string; body: unknown;
   const result: RunResult = {
     startedAt: now(),
     firstContentAt: Number.NaN,
+    lastContentAt: Number.NaN,
     endedAt: Number.NaN,
     contentCount: 0,
     latencies: [],
@@ -71,6 +74,7 @@ export function runStream(url: string, options: { token?: string; body: unknown;
           result.latencies.push(receivedAt - stamp);
         }
         if (result.contentCount === 0) result.firstContentAt = receivedAt;
+        result.lastContentAt = receivedAt;
         result.contentCount += 1;
       } else if (message.event === 'done') {
         result.sawDone = true;

@@ -178,7 +178,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   await approvals.expireDue();
   await app.listen({ host: config.server.host, port: config.server.port });
   // Only once listening, so a failed start leaves no MCP child process behind.
-  mcpClients.start();
+  await mcpClients.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const hostForUrl = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;

@@ -238,11 +238,14 @@ export class RunManager implements RunControl, RunWaker {
     const now = isoNow();
     await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: now });
     const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
-    const started = await this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt });
+    // Both events go into the same commit: appended in order, awaited together.
+    const started = this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt });
+    started.catch(() => {});
     await recorder.saveMessage({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
     await recorder.emit('user_message', { content: run.prompt });
+    const { seq } = await started;
     this.launch(run, false);
-    return started.seq;
+    return seq;
   }
 
   private launch(run: RunRow, resumed: boolean): void {

@@ -11,6 +11,8 @@ export interface EventAppender {
   drain(): Promise<void>;
   /** Resolves once every event published so far can be read back from the store. */
   readable(): Promise<void>;
+  /** The session's events after `afterSeq` that are published but not yet written, in order. */
+  publishedUnwritten(sessionId: string, afterSeq: number): StoredEvent[];
   /** The first event numbered but not yet published (of the session, or of any), if there is one. */
   firstUnpublished(sessionId?: string): StoredEvent | undefined;
 }

@@ -48,6 +48,11 @@ export class GroupCommitAppender implements EventAppender {
     return Promise.resolve();
   }
 
+  /** Events are published only once written. */
+  publishedUnwritten(): StoredEvent[] {
+    return [];
+  }
+
   /** Events get their cursors as they are committed and are published right after. */
   firstUnpublished(): undefined {
     return undefined;

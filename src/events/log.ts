@@ -36,9 +36,18 @@ export class EventLog {
     return this.appender.drain();
   }
 
+  /**
+   * The session's events after a cursor: what is written, then what is published but still
+   * waiting for its write (taken first: a write in between puts events in both, dropped by seq).
+   * Opening a stream thus never forces a commit.
+   */
   async listAfter(sessionId: string, afterSeq: number, limit = 1000): Promise<StoredEvent[]> {
-    await this.appender.readable();
-    return this.store.listAfterSeq(sessionId, afterSeq, limit);
+    const waiting = this.appender.publishedUnwritten(sessionId, afterSeq);
+    const written = await this.store.listAfterSeq(sessionId, afterSeq, limit);
+    // A full page may have more written events before the waiting ones: they come with the next page.
+    if (waiting.length === 0 || written.length >= limit) return written;
+    const last = written.at(-1)?.seq ?? afterSeq;
+    return written.concat(waiting.filter((event) => event.seq > last).slice(0, limit - written.length));
   }
 
   async listForUserAfter(userId: string, afterId: number, limit = 1000): Promise<StoredEvent[]> {

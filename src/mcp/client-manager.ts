@@ -1,18 +1,23 @@
 import type { McpServerConfig } from '../config/schema.js';
-import { type McpConnectionDeps, McpServerConnection, type McpServerState } from './server-connection.js';
+import type { McpConnectionDeps, McpServerConnection, McpServerState } from './server-connection.js';
 
 /**
  * The MCP client side: one connection per `[[mcp.servers]]` entry. `start` returns at once; servers
  * connect (and reconnect) in the background, so a slow or broken server never delays start-up.
  */
 export class McpClientManager {
-  private readonly connections: McpServerConnection[];
+  private connections: McpServerConnection[] = [];
 
-  constructor(servers: readonly McpServerConfig[], deps: McpConnectionDeps) {
-    this.connections = servers.map((server) => new McpServerConnection(server, deps));
-  }
+  constructor(
+    private readonly configs: readonly McpServerConfig[],
+    private readonly deps: McpConnectionDeps,
+  ) {}
 
-  start(): void {
+  /** Loads the MCP SDK only when a server is configured: otherwise it is ~10 MB of memory for nothing. */
+  async start(): Promise<void> {
+    if (this.configs.length === 0) return;
+    const { McpServerConnection } = await import('./server-connection.js');
+    this.connections = this.configs.map((server) => new McpServerConnection(server, this.deps));
     for (const connection of this.connections) connection.start();
   }
 

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { McpHttpSessions } from '../../mcp/server/http-transport.js';
 import type { McpServerDeps } from '../../mcp/server/deps.js';
-import { createTokenDanceMcpServer } from '../../mcp/server/tokendance-mcp-server.js';
+import type { McpHttpSessions } from '../../mcp/server/http-transport.js';
 import type { App, HttpContext } from '../context.js';
 import { errorBodyFor } from '../error-handler.js';
 import { requireIdentity } from '../request-auth.js';
@@ -31,18 +30,29 @@ export async function mcpEndpointRoutes(app: App, context: HttpContext): Promise
     heartbeatMs: context.config.events.heartbeat_s * 1000,
     warn: (fields, message) => app.log.warn(fields, message),
   };
-  const sessions = new McpHttpSessions({
-    createServer: (caller) => createTokenDanceMcpServer(deps, caller),
-    idleMs: SESSION_IDLE_MS,
-    maxSessionsPerUser: SESSIONS_PER_USER,
-    keepAliveMs: context.config.events.heartbeat_s * 1000,
-    warn: (fields, message) => app.log.warn(fields, message),
-  });
+  // The MCP SDK is loaded with the first request to /mcp: a server nobody uses as MCP spares its memory.
+  let sessions: McpHttpSessions | undefined;
+  let loading: Promise<McpHttpSessions> | undefined;
+  const loadSessions = () =>
+    (loading ??= (async () => {
+      const [{ McpHttpSessions }, { createTokenDanceMcpServer }] = await Promise.all([
+        import('../../mcp/server/http-transport.js'),
+        import('../../mcp/server/tokendance-mcp-server.js'),
+      ]);
+      return (sessions = new McpHttpSessions({
+        createServer: (caller) => createTokenDanceMcpServer(deps, caller),
+        idleMs: SESSION_IDLE_MS,
+        maxSessionsPerUser: SESSIONS_PER_USER,
+        keepAliveMs: context.config.events.heartbeat_s * 1000,
+        warn: (fields, message) => app.log.warn(fields, message),
+      }));
+    })());
   // Open MCP streams would hold the server open: end them as shutdown begins.
-  app.addHook('preClose', async () => sessions.closeAll());
+  app.addHook('preClose', async () => sessions?.closeAll());
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId } = requireIdentity(request);
+    const sessions = await loadSessions();
     const header = request.headers['mcp-session-id'];
     const exchange = sessions.open(userId, typeof header === 'string' ? header : undefined, request.method, request.body);
     // The GET stream is long-lived: it counts against the user's concurrent-stream limit like every SSE route.
