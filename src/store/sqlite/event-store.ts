@@ -46,7 +46,8 @@ export class SqliteEventStore implements LocalEventStore {
       afterSeq: c.prepare<[string, number, number], Row>(`select ${COLUMNS} from events where session_id = ? and seq > ? order by seq limit ?`).raw(),
       forUserAfterId: c
         .prepare<[number, string, number], Row>(
-          `select ${COLUMNS} from events where id > ? and session_id in (` +
+          // `+session_id`: walk the ids in order and filter, never the per-session index plus a sort of every later row.
+          `select ${COLUMNS} from events where id > ? and +session_id in (` +
             'select sessions.id from sessions join workspace_members on workspace_members.workspace_id = sessions.workspace_id where workspace_members.user_id = ?' +
             ') order by id limit ?',
         )
