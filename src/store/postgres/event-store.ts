@@ -1,19 +1,12 @@
 import type pg from 'pg';
 import type { EventCursors, EventDraft, SharedEventStore } from '../../events/event-store.js';
 import { type LogEventType, LoggedEvent, type StoredEvent } from '../../events/types.js';
+import type { EventRow } from '../schema.js';
 
 /** Arbitrary constant naming the advisory lock that orders event commits in PostgreSQL. */
 const EVENT_ORDER_LOCK = 7_261_001;
 
-interface Row {
-  id: number;
-  session_id: string;
-  seq: number;
-  run_id: string | null;
-  type: string;
-  data: string;
-  created_at: string;
-}
+type Row = EventRow;
 
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
 const toEvent = (row: Row): StoredEvent => new LoggedEvent(row.id, row.session_id, row.seq, row.run_id, row.type as LogEventType, row.data, row.created_at);
