@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { startFakeOpenAI } from './support/fake-openai.js';
 import { fakeProviderToml } from './support/fake-provider-config.js';
 import { TEST_DATABASE } from './support/database.js';
-import { registerUser, TestEnvironment } from './support/server.js';
+import { registerUser, TestEnvironment, type TestServer } from './support/server.js';
 import { SseClient, type SseEvent } from './support/sse.js';
 
 const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 8';
@@ -15,30 +15,70 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * durable event; on PostgreSQL nothing published is ever lost. Either way no cursor a client saw
  * is handed out again, so a client resuming with its cursor misses nothing stored after it.
  */
+type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
+
+/** A server process on a data directory that survives it, one user and one session; `restart` kills or stops it and starts another. */
+interface Fixture {
+  fake: Fake;
+  server: TestServer;
+  token: string;
+  sessionId: string;
+  restart(how: 'kill' | 'stop'): Promise<void>;
+  /** Every frame of the session stream from the first cursor, up to the last run's `done`. */
+  wholeLog(): Promise<SseEvent[]>;
+}
+
+async function withSession(run: (fixture: Fixture) => Promise<void>): Promise<void> {
+  const fake = await startFakeOpenAI();
+  const environment = await TestEnvironment.create();
+  const toml = `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}`;
+  const server = await environment.spawn({ toml });
+  const user = await registerUser(server.api);
+  const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
+  const fixture: Fixture = {
+    fake,
+    server,
+    token: user.token,
+    sessionId,
+    restart: async (how) => {
+      await (how === 'kill' ? fixture.server.kill() : fixture.server.stop());
+      fixture.server = await environment.spawn({ toml });
+    },
+    wholeLog: async () => {
+      const full = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream?last_event_id=0`, { token: user.token });
+      await full.waitForEvent('done');
+      await sleep(50);
+      full.close();
+      return full.events;
+    },
+  };
+  try {
+    await run(fixture);
+  } finally {
+    await fixture.server.stop();
+    await environment.destroy();
+    await fake.close();
+  }
+}
+
 describe('event log across a crash', () => {
-  test('kill -9 mid-answer: what was seen and lost is only the tail of token deltas, and no cursor is reused', async () => {
-    const fake = await startFakeOpenAI();
-    const environment = await TestEnvironment.create();
-    const toml = `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}`;
-    let server = await environment.spawn({ toml });
-    try {
-      const user = await registerUser(server.api);
-      const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
+  test('kill -9 mid-answer: what was seen and lost is only the tail of token deltas, and no cursor is reused', () =>
+    withSession(async (fixture) => {
+      const { fake, sessionId, token } = fixture;
       fake.enqueue({ tokens: 3000, tokenText: 'partial ', tokenDelayMs: 2 }, { text: 'answer after the crash' });
-      const before = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token });
-      const serviceBefore = await SseClient.open(`${server.url}/api/stream`, { token: user.token });
-      const chat = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token: user.token, method: 'POST', body: { content: 'crash in the middle' } });
+      const before = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token });
+      const serviceBefore = await SseClient.open(`${fixture.server.url}/api/stream`, { token });
+      const chat = await SseClient.open(`${fixture.server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'crash in the middle' } });
       await before.waitFor((events) => events.filter((event) => event.event === 'content').length >= 200, 20_000);
       await serviceBefore.waitFor((events) => events.filter((event) => event.data.type === 'assistant_message_delta').length >= 200, 20_000);
-      await server.kill();
+      await fixture.restart('kill');
       for (const client of [before, serviceBefore, chat]) client.close();
       const seen = before.events.slice(1); // the first frame is the opening `status`
       const lastSeenSeq = Number(seen.at(-1)!.id);
       const lastSeenId = Number(serviceBefore.events.at(-1)!.id);
 
-      server = await environment.spawn({ toml });
-      const resumed = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token, lastEventId: lastSeenSeq });
-      const serviceResumed = await SseClient.open(`${server.url}/api/stream`, { token: user.token, lastEventId: lastSeenId });
+      const resumed = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token, lastEventId: lastSeenSeq });
+      const serviceResumed = await SseClient.open(`${fixture.server.url}/api/stream`, { token, lastEventId: lastSeenId });
       await resumed.waitForEvent('done', 30_000);
       await serviceResumed.waitFor((events) => events.some((event) => event.data.type === 'task_completed'), 30_000);
       resumed.close();
@@ -50,10 +90,7 @@ describe('event log across a crash', () => {
 
       // The whole stored log: what was seen and is stored is byte for byte what was seen, and
       // everything stored after the crash has a cursor above anything seen before it.
-      const full = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream?last_event_id=0`, { token: user.token });
-      await full.waitForEvent('done');
-      await sleep(50);
-      full.close();
+      const full = { events: await fixture.wholeLog() };
       const stored = new Map(full.events.map((event) => [event.id, event]));
       const storedBelow = full.events.filter((event) => Number(event.id) <= lastSeenSeq);
       const seenById = new Map(seen.map((event) => [event.id, event]));
@@ -66,45 +103,24 @@ describe('event log across a crash', () => {
       assert.ok(lost.length <= 2048, 'bounded by the write-behind limit');
       const resumedMarker = full.events.find((event) => event.event === 'status' && event.data.resumed === true);
       assert.ok(resumedMarker && Number(resumedMarker.id) > lastSeenSeq, 'the resumed run says so after every cursor seen');
-    } finally {
-      await server.stop();
-      await environment.destroy();
-      await fake.close();
-    }
-  });
+    }));
 
-  test('a graceful restart continues cursors without a gap', async () => {
-    const fake = await startFakeOpenAI();
-    const environment = await TestEnvironment.create();
-    const toml = `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}`;
-    let server = await environment.spawn({ toml });
-    try {
-      const user = await registerUser(server.api);
-      const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
-      const wholeLog = async (): Promise<SseEvent[]> => {
-        const full = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream?last_event_id=0`, { token: user.token });
-        await full.waitFor((events) => events.filter((event) => event.event === 'done').length >= 1);
-        await sleep(50);
-        full.close();
-        return full.events;
+  test('a graceful restart continues cursors without a gap', () =>
+    withSession(async (fixture) => {
+      const { fake, sessionId, token } = fixture;
+      const chat = async (content: string) => {
+        const response = await SseClient.open(`${fixture.server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content } });
+        await response.waitForEnd();
       };
       fake.enqueue({ text: 'first answer' }, { text: 'second answer' });
-      const first = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token: user.token, method: 'POST', body: { content: 'one' } });
-      await first.waitForEnd();
-      const beforeRestart = await wholeLog();
-      await server.stop();
-      server = await environment.spawn({ toml });
-      const second = await SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token: user.token, method: 'POST', body: { content: 'two' } });
-      await second.waitForEnd();
-      const all = await wholeLog();
+      await chat('one');
+      const beforeRestart = await fixture.wholeLog();
+      await fixture.restart('stop');
+      await chat('two');
+      const all = await fixture.wholeLog();
       const lastBefore = Number(beforeRestart.at(-1)!.id);
       const firstAfter = Number(all[beforeRestart.length]!.id);
       // A few log events between them are not session-stream frames (user_message, …); a crash would skip 2048.
       assert.ok(firstAfter > lastBefore && firstAfter - lastBefore < 10, `cursor ${firstAfter} follows ${lastBefore}`);
-    } finally {
-      await server.stop();
-      await environment.destroy();
-      await fake.close();
-    }
-  });
+    }));
 });
