@@ -98,7 +98,10 @@ describe('web app at / in a real browser (Chromium through Playwright)', () => {
 
   async function newSession(page: Page, title: string): Promise<string> {
     const form = page.getByRole('form', { name: 'New session' });
-    if (!(await form.isVisible())) await page.getByRole('button', { name: 'Sessions menu' }).click();
+    const menu = page.getByRole('button', { name: 'Sessions menu' });
+    // Right after sign-in the shell may still be rendering: wait for the form (wide) or the menu (phone width).
+    await Promise.race([form.waitFor(), menu.waitFor()].map((waiting) => waiting.catch(() => {})));
+    if (!(await form.isVisible())) await menu.click();
     await form.getByLabel('Title').fill(title);
     await form.getByRole('button', { name: 'New session' }).click();
     await page.waitForURL('**/sessions/*');
