@@ -47,7 +47,7 @@ export function methodNotes(options: { hwmReset: boolean; totalSeconds: number; 
     ]),
     ...(!ran('profile') ? [] : [
       '- **Profiles** (BENCH_PROFILE=1): a separate server per database, started with --inspect and warmed up; the V8 profiler (1 ms sampling) runs',
-      '  for exactly one paced c=100 sample, so start-up and warm-up are not in it. Files in bench/profiles/, summary by bench/profile-summary.ts.',
+      `  for exactly one ${settings.profile.mode} c=${settings.profile.concurrency} sample, so start-up and warm-up are not in it. Files in bench/profiles/, summary by bench/profile-summary.ts.`,
     ]),
     `- Total bench time: ${options.totalSeconds.toFixed(0)} s (${options.phases.join(', ')}), not counting \`npm run build\`.`,
   ].join('\n');

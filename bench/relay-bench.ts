@@ -21,7 +21,7 @@
  *   BENCH_CAPACITY_MAX_P99_MS [100]   BENCH_CAPACITY_MIN_RATE [80] tok/s per stream, 0 = off   BENCH_CAPACITY_REPEAT [1]   BENCH_CLIENT_WORKERS [2]
  *   BENCH_REPLAY_SESSION_EVENTS [10000]   BENCH_REPLAY_STREAM_EVENTS [100000]   BENCH_REPLAY_TOKENS_PER_RUN [10000]   BENCH_REPLAY_TRIES [5]   BENCH_REPLAY_STREAM_TRIES [3]
  *   BENCH_RUN_TIMEOUT_MS [120000]   BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=bench/profiles")
- *   BENCH_SERVER_CLI [dist/cli/main.js] another server build to measure   BENCH_RESULTS_FILE [bench/RESULTS.md]
+ *   BENCH_PROFILE_MODE [paced] BENCH_PROFILE_CONCURRENCY [100]   BENCH_SERVER_CLI [dist/cli/main.js] another server build to measure   BENCH_RESULTS_FILE [bench/RESULTS.md]
  */
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
   if (wants('profile') && settings.targets.includes('tokendance')) {
     const profiles = await runProfileScenario(fake);
     tail.push(
-      `## Profiles of this run (paced c=100)\n\n${profiles.map((profile) => `### ${profile.database}: ${profile.path}\n\n\`\`\`\n${profile.summary}\n\`\`\``).join('\n\n')}`,
+      `## Profiles of this run (${settings.profile.mode} c=${settings.profile.concurrency})\n\n${profiles.map((profile) => `### ${profile.database}: ${profile.path}\n\n\`\`\`\n${profile.summary}\n\`\`\``).join('\n\n')}`,
     );
     phaseDone('profile');
   }

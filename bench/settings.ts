@@ -79,6 +79,11 @@ export const settings = {
   pgAdminUrl: process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   resultsFile: resolve(process.env.BENCH_RESULTS_FILE || join(BENCH_DIR, 'RESULTS.md')),
 
+  profile: {
+    mode: envChoices('BENCH_PROFILE_MODE', 'paced', ['burst', 'paced'] as const)[0] as Mode,
+    concurrency: envPositiveInts('BENCH_PROFILE_CONCURRENCY', '100')[0] as number,
+  },
+
   capacity: {
     steps: envPositiveInts('BENCH_CAPACITY_STEPS', '50,100,200,300,400,600,800'),
     /** Bisections between the last passing and the first failing step, for a finer number. */

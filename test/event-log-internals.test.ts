@@ -53,7 +53,7 @@ describe('event log internals (SQLite)', () => {
     const { store } = await sqliteStore();
     await addSession(store, 's1');
     const bus = new LocalEventBus();
-    const log = new EventLog(store.openEventStore(), bus);
+    const log = new EventLog(await store.openEventStore(), bus);
     await log.append('s1', null, 'status', { state: 'a' });
     const waiting = log.append('s1', null, 'tool_call', { tool: 'x' }); // numbered now, published on the next turn
     const head = await log.headSeq('s1');
@@ -94,7 +94,7 @@ describe('event log internals (SQLite)', () => {
     await addSession(first.store, 'gone');
     await addSession(first.store, 's2');
     const bus = new LocalEventBus();
-    const log = new EventLog(first.store.openEventStore(), bus);
+    const log = new EventLog(await first.store.openEventStore(), bus);
     const seen: StoredEvent[] = [];
     bus.subscribeAll((event) => seen.push(event));
     const errors: unknown[] = [];
@@ -117,7 +117,7 @@ describe('event log internals (SQLite)', () => {
     await addSession(store, 's1');
     const heard: unknown[] = [];
     const bus = new LocalEventBus((error) => heard.push(error));
-    const log = new EventLog(store.openEventStore(), bus);
+    const log = new EventLog(await store.openEventStore(), bus);
     bus.subscribeSession('s1', () => {
       throw new Error('listener bug');
     });

@@ -7,12 +7,15 @@ import { registerUser, TestEnvironment, type TestServer } from './support/server
 import { SseClient, type SseEvent } from './support/sse.js';
 
 const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 8';
+/** Scale-out mode is PostgreSQL plus Redis (SPEC §11). */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The event log's exact crash guarantee (README, "Event pipeline"): on SQLite a crash may take
- * back the token deltas published in the last write-behind window, all of them after the last
- * durable event; on PostgreSQL nothing published is ever lost. Either way no cursor a client saw
+ * The event log's exact crash guarantee (README, "Event pipeline"): with one writing process
+ * (SQLite, or PostgreSQL without scale-out) a crash may take back the token deltas published in
+ * the last write-behind window, all of them after the last durable event; in scale-out mode
+ * (several processes) nothing published is ever lost. Either way no cursor a client saw
  * is handed out again, so a client resuming with its cursor misses nothing stored after it.
  */
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
@@ -20,6 +23,8 @@ type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
 /** A server process on a data directory that survives it, one user and one session; `restart` kills or stops it and starts another. */
 interface Fixture {
   fake: Fake;
+  environment: TestEnvironment;
+  toml: string;
   server: TestServer;
   token: string;
   sessionId: string;
@@ -28,15 +33,17 @@ interface Fixture {
   wholeLog(): Promise<SseEvent[]>;
 }
 
-async function withSession(run: (fixture: Fixture) => Promise<void>): Promise<void> {
+async function withSession(run: (fixture: Fixture) => Promise<void>, extraToml = ''): Promise<void> {
   const fake = await startFakeOpenAI();
   const environment = await TestEnvironment.create();
-  const toml = `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}`;
+  const toml = `${fakeProviderToml(fake.baseUrl)}\n${LIMITS}\n${extraToml}`;
   const server = await environment.spawn({ toml });
   const user = await registerUser(server.api);
   const sessionId = (await server.api('POST', '/api/v1/sessions', { token: user.token, body: { workspace_id: user.workspaceId } })).body.id;
   const fixture: Fixture = {
     fake,
+    environment,
+    toml,
     server,
     token: user.token,
     sessionId,
@@ -61,48 +68,63 @@ async function withSession(run: (fixture: Fixture) => Promise<void>): Promise<vo
   }
 }
 
+/** Kills the server mid-answer and checks what clients saw against what the next server has stored. */
+async function crashMidAnswer(fixture: Fixture, options: { nothingLost: boolean }): Promise<void> {
+  const { fake, sessionId, token } = fixture;
+  fake.enqueue({ tokens: 3000, tokenText: 'partial ', tokenDelayMs: 2 }, { text: 'answer after the crash' });
+  const before = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token });
+  const serviceBefore = await SseClient.open(`${fixture.server.url}/api/stream`, { token });
+  const chat = await SseClient.open(`${fixture.server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'crash in the middle' } });
+  await before.waitFor((events) => events.filter((event) => event.event === 'content').length >= 200, 20_000);
+  await serviceBefore.waitFor((events) => events.filter((event) => event.data.type === 'assistant_message_delta').length >= 200, 20_000);
+  await fixture.restart('kill');
+  for (const client of [before, serviceBefore, chat]) client.close();
+  const seen = before.events.slice(1); // the first frame is the opening `status`
+  const lastSeenSeq = Number(seen.at(-1)!.id);
+  const lastSeenId = Number(serviceBefore.events.at(-1)!.id);
+
+  const resumed = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token, lastEventId: lastSeenSeq });
+  const serviceResumed = await SseClient.open(`${fixture.server.url}/api/stream`, { token, lastEventId: lastSeenId });
+  await resumed.waitForEvent('done', 30_000);
+  await serviceResumed.waitFor((events) => events.some((event) => event.data.type === 'task_completed'), 30_000);
+  resumed.close();
+  serviceResumed.close();
+  assert.ok(resumed.events.every((event) => event.event === 'reset' || Number(event.id) > lastSeenSeq), 'nothing at or below the cursor');
+  assert.ok(serviceResumed.events.every((event) => Number(event.id) > lastSeenId), 'nothing at or below the global cursor');
+  const done = resumed.events.find((event) => event.event === 'done')!;
+  assert.equal(done.data.content, 'answer after the crash');
+
+  // The whole stored log: what was seen and is stored is byte for byte what was seen, and
+  // everything stored after the crash has a cursor above anything seen before it.
+  const full = { events: await fixture.wholeLog() };
+  const stored = new Map(full.events.map((event) => [event.id, event]));
+  const storedBelow = full.events.filter((event) => Number(event.id) <= lastSeenSeq);
+  const seenById = new Map(seen.map((event) => [event.id, event]));
+  for (const event of storedBelow) assert.equal(seenById.get(event.id)?.raw, event.raw, `stored event ${event.id} is what the client saw`);
+  const lost = seen.filter((event) => !stored.has(event.id));
+  if (options.nothingLost) assert.equal(lost.length, 0, 'several writing processes: only what is committed is published');
+  assert.ok(lost.every((event) => event.event === 'content'), 'only token deltas can be lost');
+  const firstLost = lost.length > 0 ? seen.indexOf(lost[0]!) : seen.length;
+  assert.deepEqual(seen.slice(firstLost), lost, 'what is lost is the tail of what was seen');
+  assert.ok(lost.length <= 2048, 'bounded by the write-behind limit');
+  const resumedMarker = full.events.find((event) => event.event === 'status' && event.data.resumed === true);
+  assert.ok(resumedMarker && Number(resumedMarker.id) > lastSeenSeq, 'the resumed run says so after every cursor seen');
+}
+
 describe('event log across a crash', () => {
   test('kill -9 mid-answer: what was seen and lost is only the tail of token deltas, and no cursor is reused', () =>
+    withSession((fixture) => crashMidAnswer(fixture, { nothingLost: false })));
+
+  test('scale-out (PostgreSQL + Redis): kill -9 mid-answer loses nothing a client saw', { skip: TEST_DATABASE !== 'postgres' && 'scale-out needs PostgreSQL' }, () =>
+    withSession((fixture) => crashMidAnswer(fixture, { nothingLost: true }), `[redis]\nurl = "${REDIS_URL}"`));
+
+  test('one writing process: a second server on the same PostgreSQL database is refused at start, and told the way out', { skip: TEST_DATABASE !== 'postgres' && 'the one-writer lock is PostgreSQL\'s' }, () =>
     withSession(async (fixture) => {
-      const { fake, sessionId, token } = fixture;
-      fake.enqueue({ tokens: 3000, tokenText: 'partial ', tokenDelayMs: 2 }, { text: 'answer after the crash' });
-      const before = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token });
-      const serviceBefore = await SseClient.open(`${fixture.server.url}/api/stream`, { token });
-      const chat = await SseClient.open(`${fixture.server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'crash in the middle' } });
-      await before.waitFor((events) => events.filter((event) => event.event === 'content').length >= 200, 20_000);
-      await serviceBefore.waitFor((events) => events.filter((event) => event.data.type === 'assistant_message_delta').length >= 200, 20_000);
-      await fixture.restart('kill');
-      for (const client of [before, serviceBefore, chat]) client.close();
-      const seen = before.events.slice(1); // the first frame is the opening `status`
-      const lastSeenSeq = Number(seen.at(-1)!.id);
-      const lastSeenId = Number(serviceBefore.events.at(-1)!.id);
-
-      const resumed = await SseClient.open(`${fixture.server.url}/api/v1/sessions/${sessionId}/stream`, { token, lastEventId: lastSeenSeq });
-      const serviceResumed = await SseClient.open(`${fixture.server.url}/api/stream`, { token, lastEventId: lastSeenId });
-      await resumed.waitForEvent('done', 30_000);
-      await serviceResumed.waitFor((events) => events.some((event) => event.data.type === 'task_completed'), 30_000);
-      resumed.close();
-      serviceResumed.close();
-      assert.ok(resumed.events.every((event) => event.event === 'reset' || Number(event.id) > lastSeenSeq), 'nothing at or below the cursor');
-      assert.ok(serviceResumed.events.every((event) => Number(event.id) > lastSeenId), 'nothing at or below the global cursor');
-      const done = resumed.events.find((event) => event.event === 'done')!;
-      assert.equal(done.data.content, 'answer after the crash');
-
-      // The whole stored log: what was seen and is stored is byte for byte what was seen, and
-      // everything stored after the crash has a cursor above anything seen before it.
-      const full = { events: await fixture.wholeLog() };
-      const stored = new Map(full.events.map((event) => [event.id, event]));
-      const storedBelow = full.events.filter((event) => Number(event.id) <= lastSeenSeq);
-      const seenById = new Map(seen.map((event) => [event.id, event]));
-      for (const event of storedBelow) assert.equal(seenById.get(event.id)?.raw, event.raw, `stored event ${event.id} is what the client saw`);
-      const lost = seen.filter((event) => !stored.has(event.id));
-      if (TEST_DATABASE === 'postgres') assert.equal(lost.length, 0, 'PostgreSQL publishes only what is committed');
-      assert.ok(lost.every((event) => event.event === 'content'), 'only token deltas can be lost');
-      const firstLost = lost.length > 0 ? seen.indexOf(lost[0]!) : seen.length;
-      assert.deepEqual(seen.slice(firstLost), lost, 'what is lost is the tail of what was seen');
-      assert.ok(lost.length <= 2048, 'bounded by the write-behind limit');
-      const resumedMarker = full.events.find((event) => event.event === 'status' && event.data.resumed === true);
-      assert.ok(resumedMarker && Number(resumedMarker.id) > lastSeenSeq, 'the resumed run says so after every cursor seen');
+      const environment = fixture.environment;
+      await assert.rejects(environment.spawn({ toml: fixture.toml }), /another TokenDance process is writing this PostgreSQL database.*scale-out/);
+      // The first server still works.
+      const health = await fixture.server.api('GET', '/api/health');
+      assert.equal(health.status, 200);
     }));
 
   test('a graceful restart continues cursors without a gap', () =>

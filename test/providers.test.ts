@@ -37,17 +37,17 @@ function request(messages: ChatMessage[], extra: Partial<ModelRequest> = {}): Mo
 
 const ask = (text: string): ChatMessage[] => [{ role: 'user', content: text }];
 
-async function collect(stream: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
+async function collect(stream: AsyncIterable<ModelStreamEvent[]>): Promise<ModelStreamEvent[]> {
   const events: ModelStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
+  for await (const batch of stream) events.push(...batch);
   return events;
 }
 
 /** Collects until the stream throws; returns what arrived before and the error. */
-async function collectUntilError(stream: AsyncIterable<ModelStreamEvent>): Promise<{ events: ModelStreamEvent[]; error: unknown }> {
+async function collectUntilError(stream: AsyncIterable<ModelStreamEvent[]>): Promise<{ events: ModelStreamEvent[]; error: unknown }> {
   const events: ModelStreamEvent[] = [];
   try {
-    for await (const event of stream) events.push(event);
+    for await (const batch of stream) events.push(...batch);
   } catch (error) {
     return { events, error };
   }
@@ -308,8 +308,8 @@ test('openai: aborting the signal while waiting for the next token stops promptl
     let abortedAt = 0;
     await assert.rejects(
       (async () => {
-        for await (const event of model.stream(request(ask('hi'), { signal: controller.signal }))) {
-          if (event.type !== 'text') continue;
+        for await (const batch of model.stream(request(ask('hi'), { signal: controller.signal }))) {
+          if (!batch.some((event) => event.type === 'text')) continue;
           received += 1;
           // Abort from outside the loop, while the client is blocked reading the socket.
           setTimeout(() => {
@@ -505,7 +505,7 @@ test('resilient: image parts are replaced for a fallback without vision', async 
     contextWindow: 8000,
     async *stream(req) {
       seen.push(req.messages);
-      yield { type: 'finish', reason: 'stop' };
+      yield [{ type: 'finish', reason: 'stop' }];
     },
   };
   const model = new ResilientModel([{ provider: recorder, maxRetryMs: 0 }], instantRetries());

@@ -195,14 +195,20 @@ describe('workspaces and sessions API', () => {
     assert.equal(still.body.title, 'New session');
   });
 
-  test('delete removes the session and its directory (204), then 404', async () => {
+  test('delete removes the session, its directory and its events (204), then 404', async () => {
     const session = (await createSession()).body;
     const directory = join(server.environment.dir, 'data', 'workspaces', session.id);
     assert.ok(existsSync(directory));
+    const { store } = server.inProcess!.context;
+    const log = server.inProcess!.context.streams.log;
+    await log.append(session.id, null, 'status', { state: 'before delete' });
+    const eventsOf = async () => (await store.handle.db.selectFrom('events').select('id').where('session_id', '=', session.id).execute()).length;
+    assert.equal(await eventsOf(), 1);
     const deleted = await server.api('DELETE', `/api/v1/sessions/${session.id}`, { token: alice.token });
     assert.equal(deleted.status, 204);
     assert.equal(deleted.text, '');
     assert.ok(!existsSync(directory));
+    assert.equal(await eventsOf(), 0, 'the events go with the session (a foreign key on SQLite, a trigger on PostgreSQL)');
     assert.equal((await server.api('GET', `/api/v1/sessions/${session.id}`, { token: alice.token })).status, 404);
     assert.equal((await server.api('DELETE', `/api/v1/sessions/${session.id}`, { token: alice.token })).status, 404);
   });

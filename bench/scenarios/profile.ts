@@ -1,6 +1,6 @@
 /**
  * CPU profile of the tokendance server during paced c=100 (BENCH_PROFILE=1 or
- * BENCH_SCENARIOS=...,profile), per database. A separate server per database, started with
+ * BENCH_SCENARIOS=...,profile; another scenario with BENCH_PROFILE_MODE / BENCH_PROFILE_CONCURRENCY), per database. A separate server per database, started with
  * --inspect and warmed up, so the profiler's overhead never touches the measured samples. The
  * profile covers that scenario's measured window only (not the sessions set up before it); it
  * is written to bench/profiles/ and summarised by bench/profile-summary.ts.
@@ -12,7 +12,7 @@ import { measure } from '../measure.js';
 import type { FakeModel } from '../model-process.js';
 import { type Profile, summarizeProfile } from '../profile-summary.js';
 import { sampleLine } from '../report.js';
-import { BENCH_DIR, settings, turnFor } from '../settings.js';
+import { BENCH_DIR, settings, tokensPerRun, turnFor } from '../settings.js';
 import { startTokenDance } from '../targets.js';
 import { warmUp } from './main.js';
 
@@ -22,7 +22,6 @@ export interface ProfileResult {
   summary: string;
 }
 
-const CONCURRENCY = 100;
 const TOP_FRAMES = 15;
 
 export async function runProfileScenario(fake: FakeModel): Promise<ProfileResult[]> {
@@ -36,18 +35,19 @@ export async function runProfileScenario(fake: FakeModel): Promise<ProfileResult
     try {
       await warmUp([server], fake);
       const profiler = await InspectorProfiler.connect(server.inspectorUrl!);
-      const tokens = settings.pacedTokens;
+      const { mode, concurrency } = settings.profile;
+      const tokens = tokensPerRun(mode, concurrency);
       let profile: Profile | undefined;
       // Exactly the window whose CPU the bench counts: session set-up before it is left out.
       const window = { opened: () => profiler.start(), closed: async () => void (profile = await profiler.stop()) };
-      const sample = await measure(server, fake, { count: CONCURRENCY, turn: turnFor('paced', tokens), expectedTokens: tokens, window });
+      const sample = await measure(server, fake, { count: concurrency, turn: turnFor(mode, tokens), expectedTokens: tokens, window });
       profiler.close();
       if (!profile) throw new Error('the profiler returned no profile');
-      const path = join(directory, `tokendance-${database}-paced-c${CONCURRENCY}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      const path = join(directory, `tokendance-${database}-${mode}-c${concurrency}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       writeFileSync(path, JSON.stringify(profile));
       const summary = summarizeProfile(profile, path, TOP_FRAMES);
-      const line = sampleLine(`profiled     paced c=${CONCURRENCY}`, server.label, sample);
-      console.log(`\nCPU profile of tokendance (${database}) during paced c=${CONCURRENCY} (the profiler slows the server):\n${line}\n${summary}`);
+      const line = sampleLine(`profiled     ${mode} c=${concurrency}`, server.label, sample);
+      console.log(`\nCPU profile of tokendance (${database}) during ${mode} c=${concurrency} (the profiler slows the server):\n${line}\n${summary}`);
       results.push({ database, path, summary: `${line}\n\n${summary}` });
     } finally {
       await server.stop();

@@ -24,9 +24,11 @@ export interface AgentTools {
 export interface RunRecorder {
   emit(type: LogEventType, data: Record<string, unknown>): Promise<void>;
   /** High-volume deltas: ordered, but the loop does not wait for each commit. */
+  /** `data` is handed over: the recorder may add to it instead of copying it (one per token). */
   emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void;
   saveMessage(message: { role: 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] }): Promise<void>;
-  saveProgress(iterations: number, usage: Usage): Promise<void>;
+  /** The model's message of a turn, with the run's progress so far. */
+  saveTurn(message: { role: 'assistant'; content: string; tool_calls?: string }, iterations: number, usage: Usage): Promise<void>;
 }
 
 export interface LoopInput {
@@ -123,12 +125,15 @@ export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
     const context = fitToContext(system, conversation, model.contextWindow);
     const messages = withPlanAndReminders(context, await input.workingMemory?.planForContext(), reminders.take());
     const turn = await streamTurn(input, messages, iterations, usage);
-    await recorder.saveMessage({
-      role: 'assistant',
-      content: turn.text,
-      ...(turn.toolCalls.length ? { tool_calls: JSON.stringify(toStoredToolCalls(turn.toolCalls)) } : {}),
-    });
-    await recorder.saveProgress(iterations, usage);
+    await recorder.saveTurn(
+      {
+        role: 'assistant',
+        content: turn.text,
+        ...(turn.toolCalls.length ? { tool_calls: JSON.stringify(toStoredToolCalls(turn.toolCalls)) } : {}),
+      },
+      iterations,
+      usage,
+    );
     conversation.push({ role: 'assistant', content: turn.text, ...(turn.toolCalls.length ? { toolCalls: turn.toolCalls } : {}) });
     if (turn.text) await recorder.emit('message_completed', { content: turn.text, iteration: iterations });
     if (turn.toolCalls.length === 0) {
@@ -145,31 +150,33 @@ async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: 
   let text = '';
   const toolCalls: ToolCallRequest[] = [];
   try {
-    for await (const event of model.stream({ messages: expandToolImages(toWire(messages, tools)), tools: tools.specs(), signal })) {
-      switch (event.type) {
-        case 'text':
-          text += event.text;
-          recorder.emitDelta('content', { text: event.text, iteration });
-          break;
-        case 'reasoning':
-          recorder.emitDelta('thinking', { iteration, reasoning: event.text });
-          break;
-        case 'tool_call':
-          toolCalls.push({ ...event.call, name: tools.fromWireName(event.call.name) });
-          break;
-        case 'usage':
-          usage.inputTokens += event.usage.inputTokens;
-          usage.outputTokens += event.usage.outputTokens;
-          break;
-        case 'retry':
-          // Said on the stream so a user sees why nothing arrives, instead of 30 s of silence.
-          await recorder.emit('status', { state: 'model_retrying', iteration, provider: event.provider, attempt: event.attempt, delay_ms: event.delayMs, reason: event.reason, ...(event.status ? { http_status: event.status } : {}) });
-          break;
-        case 'fallback':
-          await recorder.emit('status', { state: 'model_fallback', iteration, from: event.from, to: event.to, reason: event.reason });
-          break;
-        case 'finish':
-          break;
+    for await (const batch of model.stream({ messages: expandToolImages(toWire(messages, tools)), tools: tools.specs(), signal })) {
+      for (const event of batch) {
+        switch (event.type) {
+          case 'text':
+            text += event.text;
+            recorder.emitDelta('content', { text: event.text, iteration });
+            break;
+          case 'reasoning':
+            recorder.emitDelta('thinking', { iteration, reasoning: event.text });
+            break;
+          case 'tool_call':
+            toolCalls.push({ ...event.call, name: tools.fromWireName(event.call.name) });
+            break;
+          case 'usage':
+            usage.inputTokens += event.usage.inputTokens;
+            usage.outputTokens += event.usage.outputTokens;
+            break;
+          case 'retry':
+            // Said on the stream so a user sees why nothing arrives, instead of 30 s of silence.
+            await recorder.emit('status', { state: 'model_retrying', iteration, provider: event.provider, attempt: event.attempt, delay_ms: event.delayMs, reason: event.reason, ...(event.status ? { http_status: event.status } : {}) });
+            break;
+          case 'fallback':
+            await recorder.emit('status', { state: 'model_fallback', iteration, from: event.from, to: event.to, reason: event.reason });
+            break;
+          case 'finish':
+            break;
+        }
       }
     }
   } catch (error) {

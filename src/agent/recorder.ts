@@ -7,6 +7,8 @@ import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
 import type { Usage } from './providers/types.js';
 
+type SavedMessage = { role: 'user' | 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] };
+
 /** Records a run's steps in the event log and the store; every event payload carries `run_id`. */
 export class StoreRunRecorder implements RunRecorder {
   private deltaFailure: unknown = null;
@@ -24,12 +26,15 @@ export class StoreRunRecorder implements RunRecorder {
   }
 
   emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void {
-    this.log.appendDelta(this.sessionId, this.runId, type, { ...data, run_id: this.runId }, (error) => {
-      this.deltaFailure ??= error;
-    });
+    data.run_id = this.runId;
+    this.log.appendDelta(this.sessionId, this.runId, type, data, this.onDeltaFailure);
   }
 
-  async saveMessage(message: { role: 'user' | 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] }): Promise<void> {
+  private readonly onDeltaFailure = (error: unknown) => {
+    this.deltaFailure ??= error;
+  };
+
+  async saveMessage(message: SavedMessage): Promise<void> {
     this.throwIfDeltaFailed();
     await this.store.messages.append([
       {
@@ -46,7 +51,8 @@ export class StoreRunRecorder implements RunRecorder {
     ]);
   }
 
-  async saveProgress(iterations: number, usage: Usage): Promise<void> {
+  async saveTurn(message: SavedMessage, iterations: number, usage: Usage): Promise<void> {
+    await this.saveMessage(message);
     await this.store.runs.update(this.runId, { iterations, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens });
   }
 

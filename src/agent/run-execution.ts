@@ -3,6 +3,7 @@ import { isoNow } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
 import type { RunRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
 import { parsePolicyJson } from '../tools/policy.js';
 import { runAgentLoop } from './loop.js';
 import { StoreRunRecorder } from './recorder.js';
@@ -75,17 +76,20 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
   if (!won) return;
   await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
   deps.observer.runFinished('completed', durationMs, result.usage);
-  await settleSessionStatus(deps, run.session_id, 'completed');
+  await settleSessionStatus(store, run.session_id, 'completed');
   const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
-  await recorder.emit('done', {
-    message: 'Task completed',
-    content: result.content,
-    artifacts,
-    usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
-    iterations: result.iterations,
-    duration_ms: durationMs,
-  });
-  await recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs });
+  // Appended together, so both share one commit.
+  await Promise.all([
+    recorder.emit('done', {
+      message: 'Task completed',
+      content: result.content,
+      artifacts,
+      usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
+      iterations: result.iterations,
+      duration_ms: durationMs,
+    }),
+    recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs }),
+  ]);
 }
 
 /**
@@ -110,15 +114,17 @@ export async function recordFailure(deps: RunManagerDeps, run: RunRow, error: un
   const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
   await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
   deps.observer.runFinished(cancelled ? 'cancelled' : 'failed', Date.now() - startedAt, usage);
-  await settleSessionStatus(deps, run.session_id, cancelled ? 'completed' : 'error');
+  await settleSessionStatus(store, run.session_id, cancelled ? 'completed' : 'error');
   const durationMs = Date.now() - startedAt;
   const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) => deps.log.append(run.session_id, run.id, type, { ...data, run_id: run.id });
-  await emit('error', { message: failure.message, code: failure.code });
-  await emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs });
+  await Promise.all([
+    emit('error', { message: failure.message, code: failure.code }),
+    emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs }),
+  ]);
 }
 
 /** A session shows `running` while it has a live or queued run; otherwise the last run's outcome. */
-async function settleSessionStatus(deps: RunManagerDeps, sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
-  const queued = await deps.store.runs.listQueued(sessionId);
-  await deps.store.sessions.update(sessionId, { status: queued.length > 0 ? 'running' : outcome, updated_at: isoNow() });
+async function settleSessionStatus(store: Store, sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
+  const queued = await store.runs.hasQueued(sessionId);
+  await store.sessions.update(sessionId, { status: queued ? 'running' : outcome, updated_at: isoNow() });
 }

@@ -69,7 +69,7 @@ export class RunManager implements RunControl, RunWaker {
   async startChat(userId: string, session: SessionRow, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
     return this.withSessionLock(session.id, async () => {
-      if ((await this.deps.store.runs.findLive(session.id)) || (await this.deps.store.runs.listQueued(session.id)).length > 0) {
+      if (await this.deps.store.runs.hasLiveOrQueued(session.id)) {
         throw conflict('The session already has an active run');
       }
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
@@ -89,7 +89,7 @@ export class RunManager implements RunControl, RunWaker {
     this.refuseWhileShuttingDown();
     const session = await this.serviceSession(userId);
     return this.withSessionLock(session.id, async () => {
-      const busy = Boolean(await this.deps.store.runs.findLive(session.id)) || (await this.deps.store.runs.listQueued(session.id)).length > 0;
+      const busy = await this.deps.store.runs.hasLiveOrQueued(session.id);
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
       await this.deps.store.runs.create(run);
       if (busy) return { run, status: 'queued' as const };
@@ -235,15 +235,14 @@ export class RunManager implements RunControl, RunWaker {
 
   /** Records the start of a run (session running, run_started, the user message) and launches it. */
   private async begin(run: RunRow): Promise<number> {
-    const now = isoNow();
-    await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: now });
     const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
-    // Both events go into the same commit: appended in order, awaited together.
-    const started = this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt });
-    started.catch(() => {});
+    await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: isoNow() });
     await recorder.saveMessage({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
-    await recorder.emit('user_message', { content: run.prompt });
-    const { seq } = await started;
+    // Both events go into the same commit: appended in order, awaited together.
+    const [{ seq }] = await Promise.all([
+      this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt }),
+      recorder.emit('user_message', { content: run.prompt }),
+    ]);
     this.launch(run, false);
     return seq;
   }

@@ -31,23 +31,31 @@ export interface EventReader {
   headId(): Promise<number>;
 }
 
+/** `busy`: nothing was written, try again later. Otherwise the ids of events whose session is gone. */
+export type WriteResult = { busy: true } | { busy: false; rejected: Set<number> };
+
 /**
- * A store with exactly one writing process (SQLite). The log numbers events itself, in memory,
- * as they arrive, and writes them in batches; `allocate` never hands out a cursor that may have
- * been published before a crash (see MAX_UNWRITTEN_EVENTS).
+ * A store with exactly one writing process (SQLite; PostgreSQL outside scale-out). The log
+ * numbers events itself, in memory, as they arrive, and writes them in batches; `allocate` never
+ * hands out a cursor that may have been published before a crash (see MAX_UNWRITTEN_EVENTS).
  */
 export interface LocalEventStore extends EventReader {
   readonly kind: 'local';
-  /** The next cursors for an event of the session, or null when the session does not exist. */
-  allocate(sessionId: string): EventCursors | null;
   /**
-   * Writes the events in one transaction, synchronously. `busy` when the database cannot take a
-   * write right now (another transaction is open): nothing was written, try again later.
-   * Otherwise the ids of events that could not be stored because their session is gone.
+   * The next cursors for an event of the session; null when the session does not exist;
+   * undefined when the session's counter is not in memory yet: `load` it, then ask again.
    */
-  write(events: StoredEvent[]): { busy: true } | { busy: false; rejected: Set<number> };
+  allocate(sessionId: string): EventCursors | null | undefined;
+  /** Brings the session's counter into memory (a no-op for a store that reads it synchronously). */
+  load(sessionId: string): Promise<void>;
+  /**
+   * Writes the events in one transaction: synchronously (SQLite, which answers `busy` while
+   * another transaction is open on its connection) or asynchronously (PostgreSQL). One write at
+   * a time: the log starts the next only once this one has settled.
+   */
+  write(events: StoredEvent[]): WriteResult | Promise<WriteResult>;
   /** Marks a clean shutdown (every event written), so the next start needs no cursor skip. */
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /**

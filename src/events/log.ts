@@ -75,7 +75,7 @@ export class EventLog {
   /** Writes what is left and records a clean shutdown. */
   async close(): Promise<void> {
     await this.appender.drain();
-    this.store.close();
+    await this.store.close();
   }
 }
 

@@ -12,6 +12,8 @@ export interface SseWriterOptions {
 
 /** Replay writes pause above this many unflushed bytes (or a quarter of the cut-off) until the client has read them. */
 const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
+/** Frames of one tick are joined into one write; past this size they are written at once. */
+const COALESCE_BYTES = 16 * 1024;
 
 /**
  * Writes Server-Sent Events to a raw Node response. It never buffers without bound: a stalled
@@ -20,7 +22,13 @@ const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
 export class SseWriter implements StreamWriter {
   private heartbeat: NodeJS.Timeout;
   private closedFlag = false;
-  private corked = false;
+  /** Frames written in this tick, sent as one chunk by `flush` (one chunk header, one syscall). */
+  private unsent = '';
+  private flushScheduled = false;
+  private readonly flushNow = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
   private readonly closeListeners = new CloseListeners();
 
   constructor(
@@ -52,7 +60,7 @@ export class SseWriter implements StreamWriter {
 
   /** True when a bulk writer (replay) should wait for `drained()` before writing more. */
   get needsDrain(): boolean {
-    return !this.closedFlag && this.response.writableLength > Math.min(REPLAY_HIGH_WATER_BYTES, this.options.maxBufferedBytes / 4);
+    return !this.closedFlag && this.response.writableLength + this.unsent.length > Math.min(REPLAY_HIGH_WATER_BYTES, this.options.maxBufferedBytes / 4);
   }
 
   /**
@@ -60,6 +68,7 @@ export class SseWriter implements StreamWriter {
    * reads nothing for `stallTimeoutMs` is disconnected: it can resume later by cursor.
    */
   drained(): Promise<void> {
+    this.flush();
     if (!this.needsDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -90,33 +99,40 @@ export class SseWriter implements StreamWriter {
   /** Ends the stream, optionally with a final comment (e.g. on shutdown). */
   end(finalComment?: string): void {
     if (this.closedFlag) return;
-    if (finalComment) this.response.write(`: ${finalComment}\n\n`);
-    this.response.end();
+    if (finalComment) this.unsent += `: ${finalComment}\n\n`;
+    this.response.end(this.unsent);
+    this.unsent = '';
     this.markClosed();
   }
 
   private write(text: string): void {
     if (this.closedFlag) return;
-    if (this.response.writableLength > this.options.maxBufferedBytes) {
+    if (this.response.writableLength + this.unsent.length > this.options.maxBufferedBytes) {
       this.response.destroy();
       this.markClosed();
       return;
     }
-    // Frames written in the same tick (a replay page, a burst of events) leave in one syscall.
-    if (!this.corked) {
-      this.corked = true;
-      this.response.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.response.uncork();
-      });
+    // Frames written in the same tick (a replay page, a burst of events) leave as one chunk: Node's
+    // per-write cost (chunk framing, a buffer per string) is paid once, not per frame.
+    this.unsent += text;
+    if (this.unsent.length >= COALESCE_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushNow);
     }
+  }
+
+  private flush(): void {
+    if (this.unsent === '' || this.closedFlag) return;
+    const text = this.unsent;
+    this.unsent = '';
     this.response.write(text);
   }
 
   private markClosed(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    this.unsent = '';
     clearInterval(this.heartbeat);
     this.closeListeners.close();
   }

@@ -1,7 +1,8 @@
 import type { EventAppender } from './appender.js';
 import { SessionGoneError } from './appender.js';
 import type { EventBus } from './bus.js';
-import { type EventDraft, type LocalEventStore, MAX_UNWRITTEN_EVENTS } from './event-store.js';
+import { CursorSource } from './cursor-source.js';
+import { type EventCursors, type EventDraft, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from './event-store.js';
 import { LoggedEvent, type StoredEvent } from './types.js';
 
 /** How long a token delta may wait before it is written; bounds what a crash can take back. */
@@ -22,116 +23,164 @@ interface Unwritten {
 }
 
 /**
- * The single-writer strategy (SQLite). Cursors are given in memory as events arrive. Token
- * deltas are published at once and written in batches every WRITE_BEHIND_MS; every other event
- * is written, together with the deltas before it, before it is published. Publication follows
- * cursor order: once an event waits for its write, later deltas wait behind it.
+ * The single-writer strategy (SQLite; PostgreSQL outside scale-out). Cursors are given in memory
+ * as events arrive. Token deltas are published at once and written in batches every
+ * WRITE_BEHIND_MS; every other event is written, together with its session's deltas before it,
+ * before it is published. Publication follows cursor order: once an event waits for its write,
+ * later deltas wait behind it, and go out as soon as it does. One write is in flight at a time
+ * (a store may write asynchronously).
  *
  * What a crash can take back: at most the last WRITE_BEHIND_MS of token deltas (never more than
- * MAX_UNWRITTEN_EVENTS), all of them after the last durable event, i.e. part of a model turn that
- * the resumed run streams again after `status {resumed:true}`. Their cursors are never reused.
+ * MAX_UNWRITTEN_EVENTS), in each session all of them after its last durable event, i.e. part of a
+ * model turn that the resumed run streams again after `status {resumed:true}`. Their cursors are
+ * never reused.
  */
 export class WriteBehindAppender implements EventAppender {
   private unwritten: Unwritten[] = [];
-  /** True while some unwritten event is not yet published. */
+  /** Handed to the store, not yet settled (asynchronous stores only); these come before `unwritten`. */
+  private inFlight: Unwritten[] = [];
+  /** True while some unwritten or in-flight event is not yet published. */
   private blocked = false;
   private timer: NodeJS.Timeout | null = null;
+  /** The timer fired while a write was in flight: write everything once it settles. */
+  private flushDue = false;
   /** Cancels the scheduled write of events that wait for it, if one is scheduled. */
   private soon: (() => void) | null = null;
+  /** Whether the scheduled write takes everything, or only the sessions whose events wait for it. */
+  private soonTakesAll = false;
   private lastWriteAt = 0;
   private waiters: Array<() => void> = [];
+  private readonly cursors: CursorSource;
 
   constructor(
     private readonly store: LocalEventStore,
     private readonly bus: EventBus,
-  ) {}
+  ) {
+    this.cursors = new CursorSource(store);
+  }
 
   append(draft: EventDraft, data: Record<string, unknown>): Promise<StoredEvent> {
     return new Promise((resolve, reject) => {
-      const event = this.number(draft, data);
-      if (!event) return reject(new SessionGoneError(draft.sessionId));
-      this.unwritten.push({ event, published: false, resolve, reject });
-      this.blocked = true;
-      // Durable events of other runs arriving in the same turn of the event loop share the commit.
-      this.writeSoon();
+      this.cursors.take(draft.sessionId, reject, (cursors) => {
+        const event = toEvent(draft, data, cursors);
+        if (!event) return reject(new SessionGoneError(draft.sessionId));
+        this.unwritten.push({ event, published: false, resolve, reject });
+        this.blocked = true;
+        // Durable events of other runs arriving in the same turn of the event loop share the commit.
+        this.writeSoon();
+      });
     });
   }
 
   appendDelta(draft: EventDraft, data: Record<string, unknown>, onError: (error: unknown) => void): void {
-    const event = this.number(draft, data);
-    if (!event) return onError(new SessionGoneError(draft.sessionId));
-    const publishNow = !this.blocked && this.unwritten.length < MAX_UNWRITTEN_EVENTS;
-    this.unwritten.push({ event, published: publishNow, onError });
-    if (publishNow) {
-      this.bus.publish([event]);
-      this.timer ??= setTimeout(() => this.write(), WRITE_BEHIND_MS);
-    } else {
-      this.blocked = true;
-      this.writeSoon();
-    }
+    this.cursors.take(draft.sessionId, onError, (cursors) => {
+      const event = toEvent(draft, data, cursors);
+      if (!event) return onError(new SessionGoneError(draft.sessionId));
+      const full = this.unwritten.length + this.inFlight.length >= MAX_UNWRITTEN_EVENTS;
+      const publishNow = !this.blocked && !full;
+      this.unwritten.push({ event, published: publishNow, onError });
+      if (publishNow) {
+        this.bus.publish([event]);
+        this.startTimer();
+      } else {
+        this.blocked = true;
+        this.writeSoon(full);
+      }
+    });
   }
 
-  drain(): Promise<void> {
+  async drain(): Promise<void> {
+    await this.cursors.settled();
     return this.readable();
   }
 
   readable(): Promise<void> {
-    if (this.unwritten.length === 0) return Promise.resolve();
-    this.write();
-    if (this.unwritten.length === 0) return Promise.resolve();
+    if (this.allWritten()) return Promise.resolve();
+    this.write(true);
+    if (this.allWritten()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   publishedUnwritten(sessionId: string, afterSeq: number): StoredEvent[] {
     const events: StoredEvent[] = [];
-    for (const entry of this.unwritten) {
-      if (!entry.published) break;
-      if (entry.event.sessionId === sessionId && entry.event.seq > afterSeq) events.push(entry.event);
+    // A session's entries are in cursor order across both lists; its first unpublished one ends what is readable.
+    for (const list of [this.inFlight, this.unwritten]) {
+      for (const entry of list) {
+        if (entry.event.sessionId !== sessionId) continue;
+        if (!entry.published) return events;
+        if (entry.event.seq > afterSeq) events.push(entry.event);
+      }
     }
     return events;
   }
 
   firstUnpublished(sessionId?: string): StoredEvent | undefined {
     if (!this.blocked) return undefined;
-    for (const entry of this.unwritten) {
-      if (!entry.published && (sessionId === undefined || entry.event.sessionId === sessionId)) return entry.event;
+    let first: StoredEvent | undefined;
+    for (const list of [this.inFlight, this.unwritten]) {
+      for (const entry of list) {
+        if (entry.published || (sessionId !== undefined && entry.event.sessionId !== sessionId)) continue;
+        if (!first || entry.event.id < first.id) first = entry.event;
+      }
     }
-    return undefined;
+    return first;
   }
 
-  private number(draft: EventDraft, data: Record<string, unknown>): StoredEvent | null {
-    const cursors = this.store.allocate(draft.sessionId);
-    if (!cursors) return null;
-    return new LoggedEvent(cursors.id, draft.sessionId, cursors.seq, draft.runId, draft.type, draft.json, draft.createdAt, data);
+  private allWritten(): boolean {
+    return this.unwritten.length === 0 && this.inFlight.length === 0;
   }
 
-  /** Writes everything unwritten, then publishes and settles it in order; retries later when busy. */
-  private write(): void {
+  /**
+   * Writes what is unwritten, then publishes and settles it in order; retries later when busy.
+   * `all`: everything (the timer, a reader). Otherwise only the sessions with an event waiting
+   * for its write: each such session's entries go together (nothing stored after a gap), while
+   * other sessions' published deltas keep waiting for the timer, which keeps urgent writes small.
+   */
+  private write(all: boolean): void {
     this.soon?.();
     this.soon = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.unwritten.length === 0) return;
-    const batch = this.unwritten;
-    let rejected: Set<number>;
+    // The write in flight looks at what arrived meanwhile when it settles.
+    if (this.inFlight.length > 0 || this.unwritten.length === 0) return;
+    const [batch, rest] = all ? [this.unwritten, []] : splitBySessionsWaiting(this.unwritten);
+    if (batch.length === 0) return;
+    if (rest.length === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.flushDue = false;
+    }
+    let result: WriteResult | Promise<WriteResult>;
     try {
-      const result = this.store.write(batch.map((entry) => entry.event));
-      if (result.busy) {
-        this.writeSoon();
-        return;
-      }
-      rejected = result.rejected;
-      this.lastWriteAt = performance.now();
+      result = this.store.write(batch.map((entry) => entry.event));
     } catch (error) {
-      // The database failed outright: nothing of the batch is stored; say so to everyone waiting.
-      this.unwritten = [];
-      this.blocked = false;
-      for (const entry of batch) (entry.reject ?? entry.onError)?.(error);
-      this.wakeWaiters();
+      this.unwritten = rest;
+      return this.failed(batch, error);
+    }
+    if (result instanceof Promise) {
+      this.unwritten = rest;
+      this.inFlight = batch;
+      result.then(
+        (settled) => {
+          this.inFlight = [];
+          if (settled.busy) this.unwritten = mergeInCursorOrder(batch, this.unwritten);
+          else this.written(batch, settled.rejected);
+          this.continueAfterWrite();
+        },
+        (error: unknown) => {
+          this.inFlight = [];
+          this.failed(batch, error);
+          this.continueAfterWrite();
+        },
+      );
       return;
     }
-    this.unwritten = [];
-    this.blocked = false;
+    if (result.busy) return this.writeSoon(all);
+    this.unwritten = rest;
+    this.written(batch, result.rejected);
+  }
+
+  /** Publishes the batch's events that waited for their write, in order, and settles their appends. */
+  private written(batch: Unwritten[], rejected: Set<number>): void {
+    this.lastWriteAt = performance.now();
     const toPublish: StoredEvent[] = [];
     for (const entry of batch) {
       if (rejected.has(entry.event.id)) continue;
@@ -142,14 +191,67 @@ export class WriteBehindAppender implements EventAppender {
       if (rejected.has(entry.event.id)) (entry.reject ?? entry.onError)?.(new SessionGoneError(entry.event.sessionId));
       else entry.resolve?.(entry.event);
     }
-    this.wakeWaiters();
+    this.releaseDeltas();
+    if (this.allWritten()) this.wakeWaiters();
   }
 
-  private writeSoon(): void {
+  /** The database failed outright: nothing of the batch is stored; say so to everyone waiting on it. */
+  private failed(batch: Unwritten[], error: unknown): void {
+    for (const entry of batch) (entry.reject ?? entry.onError)?.(error);
+    this.releaseDeltas();
+    if (this.allWritten()) this.wakeWaiters();
+  }
+
+  /**
+   * Deltas that waited only because an earlier event was not yet published go out as soon as it
+   * is (they are written later, like any delta), up to the limit of published unwritten events.
+   */
+  private releaseDeltas(): void {
+    const released: StoredEvent[] = [];
+    let publishedUnwritten = 0;
+    for (const entry of this.unwritten) if (entry.published) publishedUnwritten++;
+    for (const entry of this.unwritten) {
+      if (entry.published) continue;
+      // A durable event, and everything after it, waits for its write.
+      if (entry.resolve || publishedUnwritten >= MAX_UNWRITTEN_EVENTS) break;
+      entry.published = true;
+      publishedUnwritten++;
+      released.push(entry.event);
+    }
+    if (released.length > 0) {
+      this.bus.publish(released);
+      this.startTimer();
+    }
+    this.blocked = this.unwritten.some((entry) => !entry.published);
+  }
+
+  /** After an asynchronous write: what waits for a write, a reader waiting for everything, or a due flush goes next. */
+  private continueAfterWrite(): void {
+    if (this.unwritten.length === 0) return;
+    if (this.waiters.length > 0 || this.flushDue) this.writeSoon(true);
+    else if (this.blocked) this.writeSoon(this.unwritten.length >= MAX_UNWRITTEN_EVENTS);
+    else this.startTimer();
+  }
+
+  /** Published deltas are written at most WRITE_BEHIND_MS after the first of them. */
+  private startTimer(): void {
+    this.timer ??= setTimeout(this.onTimer, WRITE_BEHIND_MS);
+  }
+
+  private readonly onTimer = () => {
+    this.timer = null;
+    if (this.inFlight.length > 0) this.flushDue = true;
+    else this.write(true);
+  };
+
+  private writeSoon(all = false): void {
+    this.soonTakesAll ||= all;
     if (this.soon) return;
     const fire = () => {
       this.soon = null;
-      this.write();
+      const takeAll = this.soonTakesAll;
+      this.soonTakesAll = false;
+      this.write(takeAll);
     };
     const wait = this.lastWriteAt + MIN_COMMIT_GAP_MS - performance.now();
     if (wait > 0) {
@@ -164,4 +266,28 @@ export class WriteBehindAppender implements EventAppender {
   private wakeWaiters(): void {
     for (const resolve of this.waiters.splice(0)) resolve();
   }
+}
+
+function toEvent(draft: EventDraft, data: Record<string, unknown>, cursors: EventCursors | null): StoredEvent | null {
+  if (!cursors) return null;
+  return new LoggedEvent(cursors.id, draft.sessionId, cursors.seq, draft.runId, draft.type, draft.json, draft.createdAt, data);
+}
+
+/** Splits off the entries of every session that has an event waiting for its write (all of that session's entries, in order). */
+function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwritten[]] {
+  const waiting = new Set<string>();
+  for (const entry of entries) if (!entry.published) waiting.add(entry.event.sessionId);
+  const urgent: Unwritten[] = [];
+  const rest: Unwritten[] = [];
+  for (const entry of entries) (waiting.has(entry.event.sessionId) ? urgent : rest).push(entry);
+  return [urgent, rest];
+}
+
+/** Two lists each in cursor (id) order, as one. */
+function mergeInCursorOrder(a: Unwritten[], b: Unwritten[]): Unwritten[] {
+  const merged: Unwritten[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) merged.push(a[i]!.event.id < b[j]!.event.id ? a[i++]! : b[j++]!);
+  return merged.concat(a.slice(i), b.slice(j));
 }

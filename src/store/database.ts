@@ -38,6 +38,9 @@ function openSqlite(url: string, cwd: string): DatabaseHandle {
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
+  // A statement that writes many rows (the event log's batched INSERT) keeps its undo journal in
+  // memory instead of writing every page it touches to a temporary file first.
+  connection.pragma('temp_store = MEMORY');
   // Checkpoints happen off the event loop (checkpointer.ts); the automatic one stays only as a safety net.
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(path);
   if (checkpointer) connection.pragma('wal_autocheckpoint = 20000');

@@ -7,6 +7,7 @@ import { ArtifactsRepository } from './repositories/artifacts.js';
 import { EventsRepository } from './repositories/events.js';
 import { FilesRepository } from './repositories/files.js';
 import { PostgresEventStore } from './postgres/event-store.js';
+import { PostgresSingleWriterEventStore } from './postgres/single-writer-event-store.js';
 import { MessagesRepository } from './repositories/messages.js';
 import { RunsRepository } from './repositories/runs.js';
 import { SessionsRepository } from './repositories/sessions.js';
@@ -49,12 +50,14 @@ export class Store {
   }
 
   /**
-   * The event log's storage. Opened by the server only: on SQLite it marks the log as in use
-   * until closed, which a CLI command reading the database must not do.
+   * The event log's storage. Opened by the server only: it marks the log as in use until closed
+   * (and on PostgreSQL holds the one-writer lock), which a CLI command must not do. `shared`:
+   * several processes write (PostgreSQL in scale-out, SPEC §11), so the database numbers events.
    */
-  openEventStore(): EventStore {
+  async openEventStore(options: { shared?: boolean } = {}): Promise<EventStore> {
     const { driver } = this.handle;
-    return driver.dialect === 'sqlite' ? new SqliteEventStore(driver.connection) : new PostgresEventStore(driver.pool);
+    if (driver.dialect === 'sqlite') return new SqliteEventStore(driver.connection);
+    return options.shared ? new PostgresEventStore(driver.pool) : PostgresSingleWriterEventStore.open(driver.pool);
   }
 
   ping(): Promise<void> {

@@ -2,7 +2,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import { toAnthropicRequest, type AnthropicStreamEvent, type AnthropicUsage } from './anthropic-wire.js';
 import { joinUrl } from './http-provider-options.js';
 import { streamServerSentEvents } from './sse-request.js';
-import { HttpStreamingProvider } from './http-provider.js';
+import { foldServerSentEvents, HttpStreamingProvider } from './http-provider.js';
 import { ModelError, type ModelRequest, type ModelStreamEvent, type Usage } from './types.js';
 
 type FinishReason = Extract<ModelStreamEvent, { type: 'finish' }>['reason'];
@@ -12,7 +12,7 @@ const ANTHROPIC_VERSION = '2023-06-01';
 
 /** Streaming client for the Anthropic Messages API. */
 export class AnthropicProvider extends HttpStreamingProvider {
-  protected async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+  protected streamTurn(request: ModelRequest): AsyncIterable<ModelStreamEvent[]> {
     const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     const sse = streamServerSentEvents({
@@ -24,14 +24,19 @@ export class AnthropicProvider extends HttpStreamingProvider {
       idleTimeoutMs: this.options.requestTimeoutMs,
     });
     const turn = new AnthropicTurn(this.name);
-    for await (const message of sse) {
-      yield* turn.accept(parseEvent(this.name, message));
-      if (turn.done) return;
-    }
-    throw new ModelError(`${this.name}: stream ended before message_stop (connection cut?)`, {
-      retryable: true,
-      provider: this.name,
-    });
+    return foldServerSentEvents(
+      sse,
+      (message, events) => {
+        turn.accept(parseEvent(this.name, message), events);
+        return turn.done;
+      },
+      () => {
+        throw new ModelError(`${this.name}: stream ended before message_stop (connection cut?)`, {
+          retryable: true,
+          provider: this.name,
+        });
+      },
+    );
   }
 }
 
@@ -51,7 +56,7 @@ class AnthropicTurn {
 
   constructor(private readonly provider: string) {}
 
-  *accept(event: AnthropicStreamEvent): Generator<ModelStreamEvent> {
+  accept(event: AnthropicStreamEvent, events: ModelStreamEvent[]): void {
     switch (event.type) {
       case 'message_start':
         this.addUsage(event.message?.usage);
@@ -59,22 +64,22 @@ class AnthropicTurn {
       case 'content_block_start': {
         const block = event.content_block ?? {};
         this.blocks.set(event.index ?? 0, { type: block.type ?? '', id: block.id ?? '', name: block.name ?? '', json: '' });
-        if (block.type === 'text' && block.text) yield { type: 'text', text: block.text };
-        if (block.type === 'thinking' && block.thinking) yield { type: 'reasoning', text: block.thinking };
+        if (block.type === 'text' && block.text) events.push({ type: 'text', text: block.text });
+        if (block.type === 'thinking' && block.thinking) events.push({ type: 'reasoning', text: block.thinking });
         return;
       }
       case 'content_block_delta':
-        yield* this.acceptDelta(event);
+        this.acceptDelta(event, events);
         return;
       case 'content_block_stop': {
         const index = event.index ?? 0;
         const block = this.blocks.get(index);
         this.blocks.delete(index);
         if (block?.type === 'tool_use') {
-          yield {
+          events.push({
             type: 'tool_call',
             call: { id: block.id, name: block.name, arguments: block.json.trim() === '' ? '{}' : block.json },
-          };
+          });
         }
         return;
       }
@@ -84,8 +89,8 @@ class AnthropicTurn {
         return;
       case 'message_stop':
         this.done = true;
-        yield { type: 'usage', usage: this.usage };
-        yield { type: 'finish', reason: this.stopReason };
+        events.push({ type: 'usage', usage: this.usage });
+        events.push({ type: 'finish', reason: this.stopReason });
         return;
       case 'error':
         throw streamError(this.provider, event);
@@ -95,14 +100,14 @@ class AnthropicTurn {
     }
   }
 
-  private *acceptDelta(event: AnthropicStreamEvent): Generator<ModelStreamEvent> {
+  private acceptDelta(event: AnthropicStreamEvent, events: ModelStreamEvent[]): void {
     const delta = event.delta ?? {};
     switch (delta.type) {
       case 'text_delta':
-        if (delta.text) yield { type: 'text', text: delta.text };
+        if (delta.text) events.push({ type: 'text', text: delta.text });
         return;
       case 'thinking_delta':
-        if (delta.thinking) yield { type: 'reasoning', text: delta.thinking };
+        if (delta.thinking) events.push({ type: 'reasoning', text: delta.thinking });
         return;
       case 'input_json_delta': {
         const block = this.blocks.get(event.index ?? 0);

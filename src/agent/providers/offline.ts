@@ -32,7 +32,7 @@ export class OfflineProvider implements ModelProvider {
     this.contextWindow = options.contextWindow ?? 128_000;
   }
 
-  async *stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+  async *stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent[]> {
     const { messages, signal } = request;
     throwIfAborted(signal);
     const lastUser = messages.findLastIndex((message) => message.role === 'user');
@@ -42,7 +42,7 @@ export class OfflineProvider implements ModelProvider {
       .filter((message): message is Extract<ChatMessage, { role: 'tool' }> => message.role === 'tool');
     const inputTokens = estimateTokens(messages.map(textOf).join(''));
 
-    yield { type: 'reasoning', text: 'Offline demo model: no model provider is configured, so I answer locally with canned logic.' };
+    yield [{ type: 'reasoning', text: 'Offline demo model: no model provider is configured, so I answer locally with canned logic.' }];
 
     const writeRequest = WRITE_FILE_PATTERN.exec(userText);
     const offered = (name: string) => request.tools.some((tool: ToolSpec) => tool.name === name);
@@ -50,9 +50,11 @@ export class OfflineProvider implements ModelProvider {
     const call = toolResults.length === 0 ? this.intendedCall(userText, offered) : undefined;
     if (call) {
       const turnNumber = messages.filter((message) => message.role === 'assistant').length + 1;
-      yield { type: 'tool_call', call: { id: `call_offline_${turnNumber}`, ...call } };
-      yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(call.arguments) } };
-      yield { type: 'finish', reason: 'tool_calls' };
+      yield [
+        { type: 'tool_call', call: { id: `call_offline_${turnNumber}`, ...call } },
+        { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(call.arguments) } },
+        { type: 'finish', reason: 'tool_calls' },
+      ];
       return;
     }
 
@@ -65,10 +67,12 @@ export class OfflineProvider implements ModelProvider {
       // Yield to the event loop between deltas so the stream behaves (and can be cancelled) like a real one.
       await nextTick();
       throwIfAborted(signal);
-      yield { type: 'text', text: word };
+      yield [{ type: 'text', text: word }];
     }
-    yield { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(reply) } };
-    yield { type: 'finish', reason: 'stop' };
+    yield [
+      { type: 'usage', usage: { inputTokens, outputTokens: estimateTokens(reply) } },
+      { type: 'finish', reason: 'stop' },
+    ];
   }
 
   /** The demo's intents: write a file, delete a file (asks for approval), search the web. */

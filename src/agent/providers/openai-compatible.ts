@@ -2,7 +2,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import { joinUrl } from './http-provider-options.js';
 import { toOpenAIRequest, type OpenAIChunk, type OpenAIToolCallDelta } from './openai-wire.js';
 import { streamServerSentEvents } from './sse-request.js';
-import { HttpStreamingProvider } from './http-provider.js';
+import { foldServerSentEvents, HttpStreamingProvider } from './http-provider.js';
 import {
   ModelError,
   type ModelRequest,
@@ -15,7 +15,7 @@ type FinishReason = Extract<ModelStreamEvent, { type: 'finish' }>['reason'];
 
 /** Streaming client for OpenAI Chat Completions and the many servers that copy it (Spark, DeepSeek, Ollama, vLLM). */
 export class OpenAICompatibleProvider extends HttpStreamingProvider {
-  protected async *streamTurn(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+  protected streamTurn(request: ModelRequest): AsyncIterable<ModelStreamEvent[]> {
     const headers: Record<string, string> = {};
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const sse = streamServerSentEvents({
@@ -27,21 +27,27 @@ export class OpenAICompatibleProvider extends HttpStreamingProvider {
       idleTimeoutMs: this.options.requestTimeoutMs,
     });
     const turn = new OpenAITurn(this.name);
-    for await (const message of sse) {
-      if (message.data.trim() === '[DONE]') {
-        yield* turn.finish();
-        return;
-      }
-      yield* turn.accept(parseChunk(this.name, message));
-    }
-    // Servers that skip `[DONE]` still sent a finish_reason; without either the stream was cut.
-    if (!turn.sawFinishReason) {
-      throw new ModelError(`${this.name}: stream ended before the model finished (connection cut?)`, {
-        retryable: true,
-        provider: this.name,
-      });
-    }
-    yield* turn.finish();
+    return foldServerSentEvents(
+      sse,
+      (message, events) => {
+        if (message.data.trim() !== '[DONE]') {
+          turn.accept(parseChunk(this.name, message), events);
+          return false;
+        }
+        turn.finish(events);
+        return true;
+      },
+      (events) => {
+        // Servers that skip `[DONE]` still sent a finish_reason; without either the stream was cut.
+        if (!turn.sawFinishReason) {
+          throw new ModelError(`${this.name}: stream ended before the model finished (connection cut?)`, {
+            retryable: true,
+            provider: this.name,
+          });
+        }
+        turn.finish(events);
+      },
+    );
   }
 }
 
@@ -55,7 +61,7 @@ class OpenAITurn {
 
   constructor(private readonly provider: string) {}
 
-  *accept(chunk: OpenAIChunk): Generator<ModelStreamEvent> {
+  accept(chunk: OpenAIChunk, events: ModelStreamEvent[]): void {
     throwIfErrorChunk(this.provider, chunk);
     if (chunk.usage) {
       this.usage = { inputTokens: chunk.usage.prompt_tokens ?? 0, outputTokens: chunk.usage.completion_tokens ?? 0 };
@@ -64,23 +70,23 @@ class OpenAITurn {
     if (!choice) return;
     const delta = choice.delta ?? {};
     const reasoning = delta.reasoning_content ?? delta.reasoning;
-    if (reasoning) yield { type: 'reasoning', text: reasoning };
-    if (delta.content) yield { type: 'text', text: delta.content };
+    if (reasoning) events.push({ type: 'reasoning', text: reasoning });
+    if (delta.content) events.push({ type: 'text', text: delta.content });
     if (delta.tool_calls) this.addToolCallDeltas(delta.tool_calls);
     if (choice.finish_reason) {
       this.sawFinishReason = true;
       this.finishReason = mapFinishReason(choice.finish_reason);
       // Calls are complete once the choice finishes; emit them now rather than wait for the usage chunk.
-      yield* this.flushToolCalls();
+      this.flushToolCalls(events);
     }
   }
 
-  *finish(): Generator<ModelStreamEvent> {
-    yield* this.flushToolCalls();
-    if (this.usage) yield { type: 'usage', usage: this.usage };
+  finish(events: ModelStreamEvent[]): void {
+    this.flushToolCalls(events);
+    if (this.usage) events.push({ type: 'usage', usage: this.usage });
     // Some servers say "stop" even when they called tools; the calls are what the loop must act on.
     const reason = this.emittedCalls > 0 && this.finishReason === 'stop' ? 'tool_calls' : this.finishReason;
-    yield { type: 'finish', reason };
+    events.push({ type: 'finish', reason });
   }
 
   private addToolCallDeltas(raw: OpenAIToolCallDelta[] | OpenAIToolCallDelta): void {
@@ -100,7 +106,7 @@ class OpenAITurn {
     });
   }
 
-  private *flushToolCalls(): Generator<ModelStreamEvent> {
+  private flushToolCalls(events: ModelStreamEvent[]): void {
     const indexes = [...this.pendingCalls.keys()].sort((a, b) => a - b);
     for (const index of indexes) {
       const pending = this.pendingCalls.get(index);
@@ -111,7 +117,7 @@ class OpenAITurn {
         name: pending.name,
         arguments: pending.arguments.trim() === '' ? '{}' : pending.arguments,
       };
-      yield { type: 'tool_call', call };
+      events.push({ type: 'tool_call', call });
     }
     this.pendingCalls.clear();
   }

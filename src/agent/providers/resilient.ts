@@ -66,7 +66,7 @@ export class ResilientModel implements ModelProvider {
     return this.entries.map((entry) => entry.provider.name);
   }
 
-  async *stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+  async *stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent[]> {
     const failures: string[] = [];
     for (const [position, entry] of this.entries.entries()) {
       const failure = yield* this.streamWithRetries(entry, request);
@@ -75,27 +75,28 @@ export class ResilientModel implements ModelProvider {
       const next = this.entries[position + 1];
       if (next) {
         this.log(`model provider ${entry.provider.name} failed (${failure}); falling back to ${next.provider.name}`, { provider: entry.provider.name, fallback: next.provider.name });
-        yield { type: 'fallback', from: entry.provider.name, to: next.provider.name, reason: failure };
+        yield [{ type: 'fallback', from: entry.provider.name, to: next.provider.name, reason: failure }];
       }
     }
     throw new ModelError(`All model providers failed: ${failures.join('; ')}`, { retryable: false });
   }
 
   /** Streams from one provider; returns undefined on success or the reason it gave up. */
-  private async *streamWithRetries(entry: ResilientEntry, request: ModelRequest): AsyncGenerator<ModelStreamEvent, string | undefined> {
+  private async *streamWithRetries(entry: ResilientEntry, request: ModelRequest): AsyncGenerator<ModelStreamEvent[], string | undefined> {
     const { provider } = entry;
     const providerRequest = provider.supportsVision ? request : { ...request, messages: withoutImages(request.messages) };
     const startedAt = this.now();
     for (let attempt = 0; ; attempt += 1) {
       let yielded = false;
       try {
-        for await (const event of provider.stream(providerRequest)) {
+        for await (const batch of provider.stream(providerRequest)) {
+          if (batch.length === 0) continue;
           if (!yielded) {
             this.lastProviderName = provider.name;
             this.health?.succeeded(provider.name);
           }
           yielded = true;
-          yield event;
+          yield batch;
         }
         if (!yielded) this.health?.succeeded(provider.name);
         return undefined;
@@ -123,7 +124,7 @@ export class ResilientModel implements ModelProvider {
           attempt: attempt + 1,
           delay_ms: Math.round(delay),
         });
-        yield { type: 'retry', provider: provider.name, attempt: attempt + 1, delayMs: Math.round(delay), reason: failure.message, ...(failure.options.status ? { status: failure.options.status } : {}) };
+        yield [{ type: 'retry', provider: provider.name, attempt: attempt + 1, delayMs: Math.round(delay), reason: failure.message, ...(failure.options.status ? { status: failure.options.status } : {}) }];
         await this.sleep(delay, request.signal);
       }
     }

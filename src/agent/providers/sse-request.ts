@@ -16,12 +16,13 @@ export interface SseRequest {
 }
 
 /**
- * POSTs a JSON body and yields the server-sent events of the response. Owns the transport
+ * POSTs a JSON body and yields the server-sent events of the response, those of one network read
+ * together (a burst of tokens then costs one step of each consumer's loop, not one per token). Owns the transport
  * failure semantics shared by every HTTP provider: non-2xx → ModelError (retryable for
  * 408/409/429/5xx, with Retry-After), connection errors and idle timeouts → retryable ModelError,
  * caller abort → the abort reason. Stopping iteration early cancels the HTTP request.
  */
-export async function* streamServerSentEvents(request: SseRequest): AsyncGenerator<EventSourceMessage> {
+export async function* streamServerSentEvents(request: SseRequest): AsyncGenerator<EventSourceMessage[]> {
   const { provider, signal, idleTimeoutMs } = request;
   if (signal.aborted) throw abortReason(signal);
 
@@ -65,7 +66,7 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
     if (!response.body) throw new ModelError(`${provider}: response has no body`, { retryable: true, provider });
     await rejectNonStreamBody(provider, response);
 
-    const pending: EventSourceMessage[] = [];
+    let pending: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (event) => pending.push(event) });
     const decoder = new TextDecoder();
     const reader = response.body.getReader();
@@ -80,12 +81,16 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
       parser.feed(decoder.decode(chunk.value, { stream: true }));
       // A slow consumer must not count as a silent server, so the idle clock pauses while we yield.
       stopIdleTimer();
-      while (pending.length > 0) yield pending.shift() as EventSourceMessage;
+      if (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        yield batch;
+      }
       if (signal.aborted) throw abortReason(signal);
       startIdleTimer();
     }
     parser.feed(decoder.decode());
-    while (pending.length > 0) yield pending.shift() as EventSourceMessage;
+    if (pending.length > 0) yield pending;
   } finally {
     stopIdleTimer();
     signal.removeEventListener('abort', onCallerAbort);

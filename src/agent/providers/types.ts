@@ -63,7 +63,8 @@ export interface ModelProvider {
   readonly model: string;
   readonly supportsVision: boolean;
   readonly contextWindow: number;
-  stream(request: ModelRequest): AsyncIterable<ModelStreamEvent>;
+  /** The turn's events, in order, in batches: one per network read, so a burst of tokens moves through the loop at once. */
+  stream(request: ModelRequest): AsyncIterable<ModelStreamEvent[]>;
 }
 
 /**

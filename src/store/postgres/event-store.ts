@@ -1,15 +1,9 @@
-import type pg from 'pg';
 import type { EventCursors, EventDraft, SharedEventStore } from '../../events/event-store.js';
-import { type LogEventType, LoggedEvent, type StoredEvent } from '../../events/types.js';
-import type { EventRow } from '../schema.js';
+import { PostgresEventReads } from './event-reads.js';
 
 /** Arbitrary constant naming the advisory lock that orders event commits in PostgreSQL. */
 const EVENT_ORDER_LOCK = 7_261_001;
 
-type Row = EventRow;
-
-const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
-const toEvent = (row: Row): StoredEvent => new LoggedEvent(row.id, row.session_id, row.seq, row.run_id, row.type as LogEventType, row.data, row.created_at);
 
 /**
  * One statement, one round trip, its own transaction: take the advisory lock (so transactions
@@ -52,11 +46,12 @@ insert into events (id, session_id, seq, run_id, type, data, created_at)
 select nextval('events_id_seq'), $1, last_event_seq, $2, $3, $4, $5 from counter
 returning id, seq`;
 
-/** The event log on PostgreSQL: prepared statements on the pool, one round trip per batch. */
-export class PostgresEventStore implements SharedEventStore {
+/**
+ * The event log on PostgreSQL for several writing processes (scale-out, SPEC §11): prepared
+ * statements on the pool, one round trip per batch, cursors drawn by the database at commit.
+ */
+export class PostgresEventStore extends PostgresEventReads implements SharedEventStore {
   readonly kind = 'shared';
-
-  constructor(private readonly pool: pg.Pool) {}
 
   async append(drafts: EventDraft[]): Promise<Array<EventCursors | null>> {
     if (drafts.length === 1) {
@@ -93,29 +88,6 @@ export class PostgresEventStore implements SharedEventStore {
       taken.set(draft.sessionId, index + 1);
       return list[index] ?? null;
     });
-  }
-
-  async listAfterSeq(sessionId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-    const { rows } = await this.pool.query<Row>({
-      name: 'td_events_after_seq',
-      text: `select ${COLUMNS} from events where session_id = $1 and seq > $2 order by seq limit $3`,
-      values: [sessionId, afterSeq, limit],
-    });
-    return rows.map(toEvent);
-  }
-
-  async listForUserAfterId(userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
-    const { rows } = await this.pool.query<Row>({
-      name: 'td_events_for_user_after_id',
-      text:
-        // The user's sessions as one array first: the plan walks the ids in order and filters, whatever a
-        // generic plan guesses about `id > $1`, instead of reading every later row of each session and sorting.
-        `select ${COLUMNS} from events where id > $1 and session_id = any(array(` +
-        'select sessions.id from sessions join workspace_members on workspace_members.workspace_id = sessions.workspace_id where workspace_members.user_id = $2' +
-        ')) order by id limit $3',
-      values: [afterId, userId, limit],
-    });
-    return rows.map(toEvent);
   }
 
   async headSeq(sessionId: string): Promise<number> {

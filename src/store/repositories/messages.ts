@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, MessageRow } from '../schema.js';
 
 export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attachments?: string | null };
@@ -6,22 +6,19 @@ export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attach
 export class MessagesRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Appends messages in order; positions continue from the session's last one. */
+  /**
+   * Appends messages in order; positions continue from the session's last one. One statement
+   * (one round trip): the position is read inside the INSERT, and the unique index on
+   * (session_id, position) refuses a concurrent append that read the same one.
+   */
   async append(messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const sessionId = messages[0]!.session_id;
-    await this.db.transaction().execute(async (trx) => {
-      const last = await trx
-        .selectFrom('messages')
-        .select((eb) => eb.fn.max('position').as('position'))
-        .where('session_id', '=', sessionId)
-        .executeTakeFirst();
-      let position = Number(last?.position ?? 0);
-      await trx
-        .insertInto('messages')
-        .values(messages.map((message) => ({ ...message, position: ++position })))
-        .execute();
-    });
+    const last = sql<number>`(select coalesce(max(position), 0) from messages where session_id = ${sessionId})`;
+    await this.db
+      .insertInto('messages')
+      .values(messages.map((message, index) => ({ ...message, position: sql<number>`${last} + ${index + 1}` })))
+      .execute();
   }
 
   /** The newest `limit` messages before `beforeId` (or the end), in chronological order. */

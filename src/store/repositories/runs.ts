@@ -27,6 +27,20 @@ export class RunsRepository {
       .executeTakeFirst();
   }
 
+  /** Whether the session has a run that is live or queued: what a new run must wait behind. */
+  hasLiveOrQueued(sessionId: string): Promise<boolean> {
+    return this.hasRunIn(sessionId, [...LIVE_RUN_STATES, 'queued']);
+  }
+
+  hasQueued(sessionId: string): Promise<boolean> {
+    return this.hasRunIn(sessionId, ['queued']);
+  }
+
+  private async hasRunIn(sessionId: string, states: string[]): Promise<boolean> {
+    const row = await this.db.selectFrom('runs').select('id').where('session_id', '=', sessionId).where('state', 'in', states).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   listQueued(sessionId: string): Promise<RunRow[]> {
     return this.db
       .selectFrom('runs')

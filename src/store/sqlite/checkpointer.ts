@@ -1,8 +1,11 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-/** How often the checkpointer copies the WAL back into the database file. */
-const CHECKPOINT_EVERY_MS = 1000;
+/**
+ * How often the checkpointer copies the WAL back into the database file. Seldom enough that a page
+ * rewritten by many commits (an index leaf, the newest table leaf) is copied once, not per commit.
+ */
+const CHECKPOINT_EVERY_MS = 5000;
 
 /** Plain CommonJS run by the worker: no loader, no TypeScript, nothing of the server. */
 const WORKER_SOURCE = `

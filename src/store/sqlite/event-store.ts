@@ -1,9 +1,11 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS } from '../../events/event-store.js';
+import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
 import { type LogEventType, LoggedEvent, type StoredEvent } from '../../events/types.js';
 
 /** Sessions whose last cursor is kept in memory; past this the counters are saved and the cache emptied. */
 const MAX_CACHED_SESSIONS = 10_000;
+/** Rows per INSERT statement: one call into the driver for many rows instead of one per row. */
+const ROWS_PER_INSERT = 32;
 
 type Row = [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
 
@@ -20,7 +22,8 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
  *
  * Cursors are never handed out twice, also across crashes. `event_log_state` holds
  * `clean_shutdown` (0 while a process runs) and `max_id` (the last id handed out, saved at a
- * clean stop with every session's counter). Finding `clean_shutdown` = 0 at start means the last
+ * clean stop with every session's counter) and `max_deleted_id` (kept by a trigger: the highest id
+ * of a deleted row, since ids are not AUTOINCREMENT). Finding `clean_shutdown` = 0 at start means the last
  * process died with up to MAX_UNWRITTEN_EVENTS published but unwritten events: every counter is
  * then moved that far past what is stored, durably, before anything is appended.
  */
@@ -42,6 +45,7 @@ export class SqliteEventStore implements LocalEventStore {
         )
         .pluck(),
       insert: c.prepare(`insert into events (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`),
+      insertMany: c.prepare(`insert into events (${COLUMNS}) values ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
       raiseSessionSeq: c.prepare<[number, string, number]>('update sessions set last_event_seq = ? where id = ? and last_event_seq < ?'),
       afterSeq: c.prepare<[string, number, number], Row>(`select ${COLUMNS} from events where session_id = ? and seq > ? order by seq limit ?`).raw(),
       forUserAfterId: c
@@ -57,15 +61,39 @@ export class SqliteEventStore implements LocalEventStore {
         'insert into event_log_state (name, value) values (?, ?) on conflict (name) do update set value = excluded.value',
       ),
     };
+    const insertOne = (event: StoredEvent, rejected: Set<number>) => {
+      try {
+        this.statements.insert.run(event.id, event.sessionId, event.seq, event.runId, event.type, event.json, event.createdAt);
+      } catch (error) {
+        // The session was deleted after the event was appended.
+        if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+        rejected.add(event.id);
+      }
+    };
+    const values: unknown[] = new Array(ROWS_PER_INSERT * 7);
     this.writeBatch = c.transaction((events: StoredEvent[], rejected: Set<number>) => {
-      for (const event of events) {
+      let at = 0;
+      for (; at + ROWS_PER_INSERT <= events.length; at += ROWS_PER_INSERT) {
+        for (let row = 0; row < ROWS_PER_INSERT; row++) {
+          const event = events[at + row]!;
+          const base = row * 7;
+          values[base] = event.id;
+          values[base + 1] = event.sessionId;
+          values[base + 2] = event.seq;
+          values[base + 3] = event.runId;
+          values[base + 4] = event.type;
+          values[base + 5] = event.json;
+          values[base + 6] = event.createdAt;
+        }
         try {
-          this.statements.insert.run(event.id, event.sessionId, event.seq, event.runId, event.type, event.json, event.createdAt);
+          this.statements.insertMany.run(values);
         } catch (error) {
           if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-          rejected.add(event.id);
+          // The failed statement left nothing behind; row by row tells which rows lost their session.
+          for (let row = 0; row < ROWS_PER_INSERT; row++) insertOne(events[at + row]!, rejected);
         }
       }
+      for (; at < events.length; at++) insertOne(events[at]!, rejected);
     });
     this.nextId = this.open() + 1;
   }
@@ -75,10 +103,11 @@ export class SqliteEventStore implements LocalEventStore {
     const c = this.connection;
     return c.transaction(() => {
       const stored = c
-        .prepare<[], number>("select max(coalesce((select seq from sqlite_sequence where name = 'events'), 0), coalesce((select max(id) from events), 0))")
+        .prepare<[], number>('select coalesce(max(id), 0) from events')
         .pluck()
         .get();
-      let lastId = Math.max(Number(stored ?? 0), Number(this.statements.getState.get('max_id') ?? 0));
+      // Deleted rows (compaction, reset, a deleted session) may have held the highest ids: a trigger keeps the largest.
+      let lastId = Math.max(Number(stored ?? 0), Number(this.statements.getState.get('max_id') ?? 0), Number(this.statements.getState.get('max_deleted_id') ?? 0));
       if (this.statements.getState.get('clean_shutdown') === 0) {
         lastId += MAX_UNWRITTEN_EVENTS;
         c.prepare(
@@ -102,7 +131,10 @@ export class SqliteEventStore implements LocalEventStore {
     return { id: this.nextId++, seq: last + 1 };
   }
 
-  write(events: StoredEvent[]): { busy: true } | { busy: false; rejected: Set<number> } {
+  /** Counters are read synchronously by `allocate`. */
+  async load(): Promise<void> {}
+
+  write(events: StoredEvent[]): WriteResult {
     if (this.connection.inTransaction) return { busy: true };
     const rejected = new Set<number>();
     try {
