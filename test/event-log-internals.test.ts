@@ -112,6 +112,32 @@ describe('event log internals (SQLite)', () => {
     await second.store.close();
   });
 
+  test('a durable event writes only its own session with it; a delta behind it waits for it, in cursor order', async () => {
+    const { store } = await sqliteStore();
+    await addSession(store, 's1');
+    await addSession(store, 's2');
+    const bus = new LocalEventBus();
+    const log = new EventLog(await store.openEventStore(), bus);
+    const published: string[] = [];
+    bus.subscribeAll((event) => published.push(`${event.sessionId}:${event.type}`));
+    const noError = (error: unknown) => assert.fail(String(error));
+    const stored = async () => (await store.handle.db.selectFrom('events').select(['session_id', 'type']).orderBy('id').execute()).map((row) => `${row.session_id}:${row.type}`);
+
+    log.appendDelta('s2', null, 'content', { text: 'other session' }, noError);
+    await log.append('s1', null, 'tool_call', { tool: 'x' });
+    assert.deepEqual(await stored(), ['s1:tool_call'], "the other session's delta stays in its write-behind batch");
+    assert.equal((await log.listAfter('s2', 0)).length, 1, 'and is readable from memory meanwhile');
+
+    const durable = log.append('s1', null, 'tool_result', { tool: 'x' });
+    log.appendDelta('s2', null, 'content', { text: 'behind it' }, noError);
+    assert.deepEqual(published, ['s2:content', 's1:tool_call'], 'the delta behind the waiting event waits for it');
+    await durable;
+    assert.deepEqual(published, ['s2:content', 's1:tool_call', 's1:tool_result', 's2:content']);
+    await log.close();
+    assert.equal((await stored()).length, 4);
+    await store.close();
+  });
+
   test('a listener that throws neither stalls the log nor loses the append', async () => {
     const { store } = await sqliteStore();
     await addSession(store, 's1');
