@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { LocalEventBus } from '../src/events/bus.js';
 import { EventLog } from '../src/events/log.js';
 import { SseWriter } from '../src/events/sse-writer.js';
@@ -49,6 +50,25 @@ const sqliteDriver = (store: Store) => {
 };
 
 describe('event log internals (SQLite)', () => {
+  test('a new database gets 1 KB pages; an existing one keeps its page size and opens as before', async () => {
+    const fresh = await sqliteStore();
+    assert.equal(sqliteDriver(fresh.store).pragma('page_size', { simple: true }), 1024);
+    await fresh.store.close();
+
+    const dir = mkdtempSync(join(tmpdir(), 'tokendance-log-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.db');
+    const old = new BetterSqlite3(path);
+    old.pragma('page_size = 4096');
+    old.pragma('journal_mode = WAL');
+    old.exec('create table before_upgrade (x)');
+    old.close();
+    const reopened = await sqliteStore(path);
+    assert.equal(sqliteDriver(reopened.store).pragma('page_size', { simple: true }), 4096);
+    await addSession(reopened.store, 's1');
+    await reopened.store.close();
+  });
+
   test('a stream opened while an event waits for its write starts before it', async () => {
     const { store } = await sqliteStore();
     await addSession(store, 's1');
@@ -135,6 +155,42 @@ describe('event log internals (SQLite)', () => {
     assert.deepEqual(published, ['s2:content', 's1:tool_call', 's1:tool_result', 's2:content']);
     await log.close();
     assert.equal((await stored()).length, 4);
+    await store.close();
+  });
+
+  test('a large flush is cut into transactions of whole sessions, none much over maxEventsPerWrite', async () => {
+    const { store } = await sqliteStore();
+    const sessions = ['s1', 's2', 's3', 's4'];
+    for (const id of sessions) await addSession(store, id);
+    const eventStore = await store.openEventStore();
+    assert.equal(eventStore.kind, 'local');
+    const max = eventStore.maxEventsPerWrite!;
+    const perSession = Math.ceil(max / 2);
+    const batches: string[][] = [];
+    const write = eventStore.write.bind(eventStore);
+    eventStore.write = (events) => {
+      batches.push(events.map((event) => event.sessionId));
+      return write(events);
+    };
+    const log = new EventLog(eventStore, new LocalEventBus());
+    const noError = (error: unknown) => assert.fail(String(error));
+    // Interleaved, as concurrent streams append them.
+    for (let index = 0; index < perSession; index++) for (const id of sessions) log.appendDelta(id, null, 'content', { text: `${index}` }, noError);
+    await log.drain();
+    assert.ok(batches.length >= 2, `${batches.length} transactions`);
+    const writtenIn = new Map<string, number>();
+    batches.forEach((batch, at) => {
+      assert.ok(batch.length <= max + perSession, `transaction of ${batch.length} events`);
+      for (const id of batch) {
+        assert.equal(writtenIn.get(id) ?? at, at, `session ${id} is written whole in one transaction`);
+        writtenIn.set(id, at);
+      }
+    });
+    for (const id of sessions) {
+      const events = await log.listAfter(id, 0);
+      assert.deepEqual(events.map((event) => event.seq), Array.from({ length: perSession }, (_, index) => index + 1));
+    }
+    await log.close();
     await store.close();
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { MAX_UNWRITTEN_EVENTS } from '../src/events/event-store.js';
 import { startFakeOpenAI } from './support/fake-openai.js';
 import { fakeProviderToml } from './support/fake-provider-config.js';
 import { TEST_DATABASE } from './support/database.js';
@@ -106,7 +107,7 @@ async function crashMidAnswer(fixture: Fixture, options: { nothingLost: boolean 
   assert.ok(lost.every((event) => event.event === 'content'), 'only token deltas can be lost');
   const firstLost = lost.length > 0 ? seen.indexOf(lost[0]!) : seen.length;
   assert.deepEqual(seen.slice(firstLost), lost, 'what is lost is the tail of what was seen');
-  assert.ok(lost.length <= 2048, 'bounded by the write-behind limit');
+  assert.ok(lost.length <= MAX_UNWRITTEN_EVENTS, 'bounded by the write-behind limit');
   const resumedMarker = full.events.find((event) => event.event === 'status' && event.data.resumed === true);
   assert.ok(resumedMarker && Number(resumedMarker.id) > lastSeenSeq, 'the resumed run says so after every cursor seen');
 }
@@ -142,7 +143,7 @@ describe('event log across a crash', () => {
       const all = await fixture.wholeLog();
       const lastBefore = Number(beforeRestart.at(-1)!.id);
       const firstAfter = Number(all[beforeRestart.length]!.id);
-      // A few log events between them are not session-stream frames (user_message, …); a crash would skip 2048.
+      // A few log events between them are not session-stream frames (user_message, …); a crash would skip MAX_UNWRITTEN_EVENTS.
       assert.ok(firstAfter > lastBefore && firstAfter - lastBefore < 10, `cursor ${firstAfter} follows ${lastBefore}`);
     }));
 });

@@ -18,7 +18,7 @@ export interface EventCursors {
  * Published-but-unwritten events a single-writer log may hold at any moment. After a crash the
  * log skips this many cursors, so no cursor a client saw before the crash is ever handed out again.
  */
-export const MAX_UNWRITTEN_EVENTS = 2048;
+export const MAX_UNWRITTEN_EVENTS = 4096;
 
 /** Reading the log; the same for every kind of store. */
 export interface EventReader {
@@ -41,6 +41,12 @@ export type WriteResult = { busy: true } | { busy: false; rejected: Set<number> 
  */
 export interface LocalEventStore extends EventReader {
   readonly kind: 'local';
+  /**
+   * A store that writes synchronously blocks the event loop for the whole write: the log writes
+   * at most about this many events per transaction (whole sessions, so each session's rows still
+   * go in once per batch) and the rest a few milliseconds later.
+   */
+  readonly maxEventsPerWrite?: number;
   /**
    * The next cursors for an event of the session; null when the session does not exist;
    * undefined when the session's counter is not in memory yet: `load` it, then ask again.

@@ -6,7 +6,7 @@ import { type EventCursors, type EventDraft, type LocalEventStore, MAX_UNWRITTEN
 import { LoggedEvent, type StoredEvent } from './types.js';
 
 /** How long a token delta may wait before it is written; bounds what a crash can take back. */
-export const WRITE_BEHIND_MS = 100;
+export const WRITE_BEHIND_MS = 250;
 /**
  * Least time between two commits for events that wait for theirs. A commit costs about the same
  * for 1 or 1 000 rows (every session touched dirties its own index page), so under load the
@@ -141,7 +141,7 @@ export class WriteBehindAppender implements EventAppender {
     this.soon = null;
     // The write in flight looks at what arrived meanwhile when it settles.
     if (this.inFlight.length > 0 || this.unwritten.length === 0) return;
-    const [batch, rest] = all ? [this.unwritten, []] : splitBySessionsWaiting(this.unwritten);
+    const [batch, rest] = all ? splitOffSessions(this.unwritten, this.store.maxEventsPerWrite) : splitBySessionsWaiting(this.unwritten);
     if (batch.length === 0) return;
     if (rest.length === 0) {
       if (this.timer) clearTimeout(this.timer);
@@ -176,6 +176,8 @@ export class WriteBehindAppender implements EventAppender {
     if (result.busy) return this.writeSoon(all);
     this.unwritten = rest;
     this.written(batch, result.rejected);
+    // A flush cut short by maxEventsPerWrite goes on after the streams have had a turn.
+    if (all && rest.length > 0) this.writeSoon(true);
   }
 
   /** Publishes the batch's events that waited for their write, in order, and settles their appends. */
@@ -281,6 +283,27 @@ function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwritten[]
   const rest: Unwritten[] = [];
   for (const entry of entries) (waiting.has(entry.event.sessionId) ? urgent : rest).push(entry);
   return [urgent, rest];
+}
+
+/**
+ * Splits off whole sessions, in the order they first appear, until at least `max` entries are
+ * taken (everything when `max` is not given or not reached).
+ */
+function splitOffSessions(entries: Unwritten[], max: number | undefined): [Unwritten[], Unwritten[]] {
+  if (max === undefined || entries.length <= max) return [entries, []];
+  const perSession = new Map<string, number>();
+  for (const entry of entries) perSession.set(entry.event.sessionId, (perSession.get(entry.event.sessionId) ?? 0) + 1);
+  const taken = new Set<string>();
+  let count = 0;
+  for (const [sessionId, entriesOfSession] of perSession) {
+    if (count >= max) break;
+    taken.add(sessionId);
+    count += entriesOfSession;
+  }
+  const batch: Unwritten[] = [];
+  const rest: Unwritten[] = [];
+  for (const entry of entries) (taken.has(entry.event.sessionId) ? batch : rest).push(entry);
+  return [batch, rest];
 }
 
 /** Two lists each in cursor (id) order, as one. */

@@ -29,6 +29,8 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
  */
 export class SqliteEventStore implements LocalEventStore {
   readonly kind = 'local';
+  /** ~15 µs an event: a write stalls every stream for at most ~10 ms. */
+  readonly maxEventsPerWrite = 640;
   private nextId: number;
   private readonly lastSeq = new Map<string, number>();
   private readonly statements;
