@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
+import { packRows } from '../../events/delta-packs.js';
 import type { StoredEvent } from '../../events/types.js';
 import { PostgresEventReads } from './event-reads.js';
 
@@ -130,14 +131,17 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
 
   async write(events: StoredEvent[]): Promise<WriteResult> {
     let highest = 0;
-    const rows = events.map((event) => {
-      if (event.id > highest) highest = event.id;
-      return [event.id, event.sessionId, event.seq, event.runId, event.type, event.json, event.createdAt];
-    });
-    const query = { name: 'td_events_write', text: WRITE, values: [JSON.stringify(rows), highest] };
+    for (const event of events) if (event.id > highest) highest = event.id;
+    const rows = packRows(events);
+    const values = rows.map((row) => [row.id, row.sessionId, row.seq, row.runId, row.type, row.data, row.createdAt]);
+    const query = { name: 'td_events_write', text: WRITE, values: [JSON.stringify(values), highest] };
     // Only the rows left out come back: at rest, none.
     const { rows: left } = await this.pool.query<{ id: number }>(query);
-    const rejected = new Set(left.map((row) => Number(row.id)));
+    const rejected = new Set<number>();
+    if (left.length > 0) {
+      const rowsById = new Map(rows.map((row) => [row.id, row]));
+      for (const { id } of left) for (const eventId of rowsById.get(Number(id))?.eventIds ?? [Number(id)]) rejected.add(eventId);
+    }
     if (this.lastSeq.size > MAX_CACHED_SESSIONS) await this.saveCounters(true);
     return { busy: false, rejected };
   }

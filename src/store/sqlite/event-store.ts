@@ -1,16 +1,15 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { collectEvents, type LogRow, MAX_PACK_ID_SPAN, packRows, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
-import { type LogEventType, LoggedEvent, type StoredEvent } from '../../events/types.js';
+import type { StoredEvent } from '../../events/types.js';
 
 /** Sessions whose last cursor is kept in memory; past this the counters are saved and the cache emptied. */
 const MAX_CACHED_SESSIONS = 10_000;
 /** Rows per INSERT statement: one call into the driver for many rows instead of one per row. */
 const ROWS_PER_INSERT = 32;
 
-type Row = [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
-
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
-const toEvent = (row: Row): StoredEvent => new LoggedEvent(row[0], row[1], row[2], row[3], row[4] as LogEventType, row[5], row[6]);
+const USER_SESSIONS = 'select sessions.id from sessions join workspace_members on workspace_members.workspace_id = sessions.workspace_id where workspace_members.user_id = ?';
 const isBusy = (error: unknown) => String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -25,7 +24,8 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
  * clean stop with every session's counter) and `max_deleted_id` (kept by a trigger: the highest id
  * of a deleted row, since ids are not AUTOINCREMENT). Finding `clean_shutdown` = 0 at start means the last
  * process died with up to MAX_UNWRITTEN_EVENTS published but unwritten events: every counter is
- * then moved that far past what is stored, durably, before anything is appended.
+ * then moved that far past what is stored, durably, before anything is appended (ids also by
+ * MAX_PACK_ID_SPAN: a row's id is its pack's first, see delta-packs.ts).
  */
 export class SqliteEventStore implements LocalEventStore {
   readonly kind = 'local';
@@ -34,7 +34,7 @@ export class SqliteEventStore implements LocalEventStore {
   private nextId: number;
   private readonly lastSeq = new Map<string, number>();
   private readonly statements;
-  private readonly writeBatch: BetterSqlite3.Transaction<(events: StoredEvent[], rejected: Set<number>) => void>;
+  private readonly writeBatch: BetterSqlite3.Transaction<(rows: LogRow[], rejected: Set<number>) => void>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
     const c = connection;
@@ -49,13 +49,14 @@ export class SqliteEventStore implements LocalEventStore {
       insert: c.prepare(`insert into events (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`),
       insertMany: c.prepare(`insert into events (${COLUMNS}) values ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
       raiseSessionSeq: c.prepare<[number, string, number]>('update sessions set last_event_seq = ? where id = ? and last_event_seq < ?'),
-      afterSeq: c.prepare<[string, number, number], Row>(`select ${COLUMNS} from events where session_id = ? and seq > ? order by seq limit ?`).raw(),
+      afterSeq: c.prepare<[string, number, number], StoredRow>(`select ${COLUMNS} from events where session_id = ? and seq > ? order by seq limit ?`).raw(),
       forUserAfterId: c
-        .prepare<[number, string, number], Row>(
-          // `+session_id`: walk the ids in order and filter, never the per-session index plus a sort of every later row.
-          `select ${COLUMNS} from events where id > ? and +session_id in (` +
-            'select sessions.id from sessions join workspace_members on workspace_members.workspace_id = sessions.workspace_id where workspace_members.user_id = ?' +
-            ') order by id limit ?',
+        // `+session_id`: walk the ids in order and filter, never the per-session index plus a sort of every later row.
+        .prepare<[number, string, number], StoredRow>(`select ${COLUMNS} from events where id > ? and +session_id in (${USER_SESSIONS}) order by id limit ?`)
+        .raw(),
+      packsForUserBefore: c
+        .prepare<[number, number, string], StoredRow>(
+          `select ${COLUMNS} from events where id > ? and id <= ? and substr(data, 1, 1) = '#' and +session_id in (${USER_SESSIONS}) order by id`,
         )
         .raw(),
       getState: c.prepare<[string], number>('select value from event_log_state where name = ?').pluck(),
@@ -63,39 +64,39 @@ export class SqliteEventStore implements LocalEventStore {
         'insert into event_log_state (name, value) values (?, ?) on conflict (name) do update set value = excluded.value',
       ),
     };
-    const insertOne = (event: StoredEvent, rejected: Set<number>) => {
+    const insertOne = (row: LogRow, rejected: Set<number>) => {
       try {
-        this.statements.insert.run(event.id, event.sessionId, event.seq, event.runId, event.type, event.json, event.createdAt);
+        this.statements.insert.run(row.id, row.sessionId, row.seq, row.runId, row.type, row.data, row.createdAt);
       } catch (error) {
         // The session was deleted after the event was appended.
         if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-        rejected.add(event.id);
+        for (const id of row.eventIds) rejected.add(id);
       }
     };
     const values: unknown[] = new Array(ROWS_PER_INSERT * 7);
-    this.writeBatch = c.transaction((events: StoredEvent[], rejected: Set<number>) => {
+    this.writeBatch = c.transaction((rows: LogRow[], rejected: Set<number>) => {
       let at = 0;
-      for (; at + ROWS_PER_INSERT <= events.length; at += ROWS_PER_INSERT) {
-        for (let row = 0; row < ROWS_PER_INSERT; row++) {
-          const event = events[at + row]!;
-          const base = row * 7;
-          values[base] = event.id;
-          values[base + 1] = event.sessionId;
-          values[base + 2] = event.seq;
-          values[base + 3] = event.runId;
-          values[base + 4] = event.type;
-          values[base + 5] = event.json;
-          values[base + 6] = event.createdAt;
+      for (; at + ROWS_PER_INSERT <= rows.length; at += ROWS_PER_INSERT) {
+        for (let index = 0; index < ROWS_PER_INSERT; index++) {
+          const row = rows[at + index]!;
+          const base = index * 7;
+          values[base] = row.id;
+          values[base + 1] = row.sessionId;
+          values[base + 2] = row.seq;
+          values[base + 3] = row.runId;
+          values[base + 4] = row.type;
+          values[base + 5] = row.data;
+          values[base + 6] = row.createdAt;
         }
         try {
           this.statements.insertMany.run(values);
         } catch (error) {
           if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
           // The failed statement left nothing behind; row by row tells which rows lost their session.
-          for (let row = 0; row < ROWS_PER_INSERT; row++) insertOne(events[at + row]!, rejected);
+          for (let index = 0; index < ROWS_PER_INSERT; index++) insertOne(rows[at + index]!, rejected);
         }
       }
-      for (; at < events.length; at++) insertOne(events[at]!, rejected);
+      for (; at < rows.length; at++) insertOne(rows[at]!, rejected);
     });
     this.nextId = this.open() + 1;
   }
@@ -111,7 +112,7 @@ export class SqliteEventStore implements LocalEventStore {
       // Deleted rows (compaction, reset, a deleted session) may have held the highest ids: a trigger keeps the largest.
       let lastId = Math.max(Number(stored ?? 0), Number(this.statements.getState.get('max_id') ?? 0), Number(this.statements.getState.get('max_deleted_id') ?? 0));
       if (this.statements.getState.get('clean_shutdown') === 0) {
-        lastId += MAX_UNWRITTEN_EVENTS;
+        lastId += MAX_UNWRITTEN_EVENTS + MAX_PACK_ID_SPAN;
         c.prepare(
           'update sessions set last_event_seq = max(last_event_seq, compacted_through_seq, coalesce((select max(seq) from events where session_id = sessions.id), 0)) + ?',
         ).run(MAX_UNWRITTEN_EVENTS);
@@ -140,7 +141,7 @@ export class SqliteEventStore implements LocalEventStore {
     if (this.connection.inTransaction) return { busy: true };
     const rejected = new Set<number>();
     try {
-      this.writeBatch.immediate(events, rejected);
+      this.writeBatch.immediate(packRows(events), rejected);
     } catch (error) {
       if (isBusy(error)) return { busy: true };
       throw error;
@@ -156,12 +157,20 @@ export class SqliteEventStore implements LocalEventStore {
 
   async listAfterSeq(sessionId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
     await this.outsideTransactions();
-    return this.statements.afterSeq.all(sessionId, afterSeq, limit).map(toEvent);
+    const rowLimit = rowsPerQuery(limit);
+    return collectEvents(afterSeq, limit, (event) => event.seq, async (after) =>
+      sessionPage(this.statements.afterSeq.all(sessionId, after, rowLimit), after, rowLimit),
+    );
   }
 
   async listForUserAfterId(userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
     await this.outsideTransactions();
-    return this.statements.forUserAfterId.all(afterId, userId, limit).map(toEvent);
+    const rowLimit = rowsPerQuery(limit);
+    return collectEvents(afterId, limit, (event) => event.id, async (after) => {
+      const rows = this.statements.forUserAfterId.all(after, userId, rowLimit);
+      const packsBefore = after > 0 ? this.statements.packsForUserBefore.all(after - MAX_PACK_ID_SPAN, after, userId) : [];
+      return userPage(rows, packsBefore, after, rowLimit);
+    });
   }
 
   async headSeq(sessionId: string): Promise<number> {

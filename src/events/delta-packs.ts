@@ -1,0 +1,158 @@
+import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } from './types.js';
+
+/**
+ * Token deltas of one session written in one batch share a row (a "pack"): one index entry and
+ * one row per session per batch instead of one per token, which is most of what a busy log
+ * writes. A pack holds consecutive deltas of one run and one type, so its cursors are contiguous:
+ *
+ * - `seq` is the pack's LAST cursor: a session read `seq > after` finds the pack that holds
+ *   `after + 1` even when the pack started before it;
+ * - `id` is the pack's FIRST global id: its other ids interleave with other sessions' rows, all
+ *   within MAX_PACK_ID_SPAN of it, so a read of the global order `id > after` also looks that far
+ *   back for packs that started before its cursor (see readUserPage);
+ * - `type` is the deltas' own type, so compaction by type takes packs whole;
+ * - `data` is PACK_MARK, then one line per event: `<id> <created_at> <json>`. A single event's
+ *   data is its JSON object ('{'), and JSON.stringify never emits a raw newline, so the lines split
+ *   cleanly without parsing any JSON.
+ */
+export const MAX_EVENTS_PER_PACK = 64;
+export const MAX_PACK_ID_SPAN = 2048;
+const PACK_MARK = '#';
+const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
+
+/** One row of the `events` table as a single-writer store writes it. */
+export interface LogRow {
+  id: number;
+  sessionId: string;
+  seq: number;
+  runId: string | null;
+  type: string;
+  data: string;
+  createdAt: string;
+  /** Every event id the row holds (a store reports these when the row's session is gone). */
+  eventIds: number[];
+}
+
+const single = (event: StoredEvent): LogRow => ({
+  id: event.id,
+  sessionId: event.sessionId,
+  seq: event.seq,
+  runId: event.runId,
+  type: event.type,
+  data: event.json,
+  createdAt: event.createdAt,
+  eventIds: [event.id],
+});
+
+function packed(events: StoredEvent[]): LogRow {
+  if (events.length === 1) return single(events[0]!);
+  const first = events[0]!;
+  const last = events.at(-1)!;
+  let data = PACK_MARK;
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]!;
+    data += `${index === 0 ? '' : '\n'}${event.id} ${event.createdAt} ${event.json}`;
+  }
+  return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data, createdAt: last.createdAt, eventIds: events.map((event) => event.id) };
+}
+
+/** The rows for a batch of events in cursor order: each session's consecutive deltas packed, rows in id order. */
+export function packRows(events: StoredEvent[]): LogRow[] {
+  const rows: LogRow[] = [];
+  const open = new Map<string, StoredEvent[]>();
+  for (const event of events) {
+    const pack = open.get(event.sessionId);
+    if (pack) {
+      const first = pack[0]!;
+      const previous = pack.at(-1)!;
+      const fits =
+        event.type === first.type &&
+        event.runId === first.runId &&
+        event.seq === previous.seq + 1 &&
+        event.id - first.id < MAX_PACK_ID_SPAN &&
+        pack.length < MAX_EVENTS_PER_PACK;
+      if (fits) {
+        pack.push(event);
+        continue;
+      }
+      rows.push(packed(pack));
+      open.delete(event.sessionId);
+    }
+    if (PACKABLE.has(event.type)) open.set(event.sessionId, [event]);
+    else rows.push(single(event));
+  }
+  for (const pack of open.values()) rows.push(packed(pack));
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+/** Whether a stored row's data is a pack (SQL: `substr(data, 1, 1) = '#'`). */
+export const PACK_DATA_PREFIX = PACK_MARK;
+
+/** Appends the events a stored row holds to `out`, in cursor order. */
+export function expandRow(id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string, out: StoredEvent[]): void {
+  if (!data.startsWith(PACK_MARK)) {
+    out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
+    return;
+  }
+  const lines = data.slice(1).split('\n');
+  let eventSeq = seq - lines.length + 1;
+  for (const line of lines) {
+    const idEnd = line.indexOf(' ');
+    const createdEnd = line.indexOf(' ', idEnd + 1);
+    out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, line.slice(createdEnd + 1), line.slice(idEnd + 1, createdEnd)));
+  }
+}
+
+/** One query's worth of events, and whether the log has nothing after them. */
+export interface EventPage {
+  events: StoredEvent[];
+  exhausted: boolean;
+}
+
+/**
+ * Rows to query at a time for a page of `limit` events: a pack holds up to MAX_EVENTS_PER_PACK,
+ * so a page of packs stays a few thousand events; a page of single events takes a few queries.
+ */
+export const rowsPerQuery = (limit: number): number => Math.max(1, Math.ceil(limit / 4));
+
+/**
+ * Reads pages until at least `limit` events (or the end of the log): fewer than `limit` events
+ * means nothing more is stored after them, as the replay loop expects.
+ */
+export async function collectEvents(after: number, limit: number, cursorOf: (event: StoredEvent) => number, readPage: (after: number) => Promise<EventPage>): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for (;;) {
+    const { events, exhausted } = await readPage(after);
+    for (const event of events) out.push(event);
+    if (exhausted || events.length === 0 || out.length >= limit) return out;
+    after = cursorOf(events.at(-1)!);
+  }
+}
+
+/** A row as the stores read it back, in column order. */
+export type StoredRow = readonly [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
+
+/** The session's events after `afterSeq` from rows `seq > afterSeq` in seq order (at most `rowLimit` of them). */
+export function sessionPage(rows: StoredRow[], afterSeq: number, rowLimit: number): EventPage {
+  const expanded: StoredEvent[] = [];
+  for (const row of rows) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
+  return { events: afterSeq > 0 ? expanded.filter((event) => event.seq > afterSeq) : expanded, exhausted: rows.length < rowLimit };
+}
+
+/**
+ * The user's events after global id `afterId`, in id order, from `rows` (`id > afterId` in id
+ * order, at most `rowLimit`) and `packsBefore` (packs with `afterId - MAX_PACK_ID_SPAN < id <= afterId`,
+ * which may hold later ids). When the page is full, rows not read yet start above the last row's
+ * first id, so every event up to that id is here: the page stops there, and the rest of the packs
+ * read comes again with the next page.
+ */
+export function userPage(rows: StoredRow[], packsBefore: StoredRow[], afterId: number, rowLimit: number): EventPage {
+  const expanded: StoredEvent[] = [];
+  for (const row of packsBefore) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
+  for (const row of rows) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
+  const exhausted = rows.length < rowLimit;
+  const bound = exhausted ? Number.POSITIVE_INFINITY : rows.at(-1)![0];
+  const events = expanded.filter((event) => event.id > afterId && event.id <= bound);
+  events.sort((a, b) => a.id - b.id);
+  return { events, exhausted };
+}

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { LocalEventBus } from '../src/events/bus.js';
+import { MAX_EVENTS_PER_PACK } from '../src/events/delta-packs.js';
+import { EventLog } from '../src/events/log.js';
+import type { StoredEvent } from '../src/events/types.js';
+import { Store } from '../src/store/store.js';
+import { createTestDatabase, TEST_DATABASE, type TestDatabase } from './support/database.js';
+
+/**
+ * Token deltas written in one batch share a row per session (src/events/delta-packs.ts). Whatever
+ * the cursor a reader resumes from — inside a pack, at its edge, before a pack that started
+ * earlier in the global order — it gets every later event once, in order, and nothing else.
+ */
+describe(`delta packs (${TEST_DATABASE})`, () => {
+  let dir: string;
+  let database: TestDatabase;
+  let store: Store;
+  let log: EventLog;
+  const expected = new Map<string, StoredEvent[]>();
+  const noError = (error: unknown) => assert.fail(String(error));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tokendance-packs-'));
+    database = await createTestDatabase(dir);
+    store = await Store.open(database.url);
+    const db = store.handle.db;
+    const now = new Date().toISOString();
+    for (const [user, workspace] of [
+      ['u', 'w'],
+      ['v', 'w2'],
+    ] as const) {
+      await db.insertInto('users').values({ id: user, email: `${user}@example.com`, username: user, password_hash: 'x', created_at: now }).execute();
+      await db.insertInto('workspaces').values({ id: workspace, name: workspace, owner_id: user, created_at: now, tool_policy: null }).execute();
+      await db.insertInto('workspace_members').values({ workspace_id: workspace, user_id: user, role: 'owner', created_at: now }).execute();
+    }
+    for (const [id, workspace, user] of [
+      ['s1', 'w', 'u'],
+      ['s2', 'w', 'u'],
+      ['s3', 'w', 'u'],
+      ['t1', 'w2', 'v'],
+    ]) {
+      await db
+        .insertInto('sessions')
+        .values({ id: id!, workspace_id: workspace!, user_id: user!, title: id!, task_type: 'general', status: 'idle', kind: 'chat', input_tokens: 0, output_tokens: 0, last_event_seq: 0, compacted_through_seq: 0, created_at: now, updated_at: now })
+        .execute();
+    }
+    log = new EventLog(await store.openEventStore(), new LocalEventBus());
+    const record = (event: StoredEvent) => expected.set(event.sessionId, [...(expected.get(event.sessionId) ?? []), event]);
+    // Interleaved as concurrent runs append them, broken up by a durable event, a type change and a second run.
+    for (let index = 0; index < 3 * MAX_EVENTS_PER_PACK; index++) {
+      for (const session of ['s1', 's2', 's3', 't1']) {
+        const runId = session === 's3' && index >= 100 ? 'second-run' : null;
+        const type = session === 's3' && index % 50 === 7 ? 'thinking' : 'content';
+        log.appendDelta(session, runId, type, { text: `${session}-${index} "quoted" \n newline` }, noError);
+      }
+      if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x', index });
+    }
+    await log.drain();
+    for (const session of ['s1', 's2', 's3', 't1']) {
+      for (const event of await log.listAfter(session, 0, 100_000)) record(event);
+    }
+  });
+
+  after(async () => {
+    await log.close();
+    await store.close();
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('deltas are stored packed: far fewer rows than events, each event back with its own cursors, time and text', async () => {
+    const events = [...expected.values()].flat();
+    const { count } = await store.handle.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    assert.ok(Number(count) * 4 < events.length, `${count} rows hold ${events.length} events`);
+    for (const [session, list] of expected) {
+      assert.deepEqual(list.map((event) => event.seq), Array.from({ length: list.length }, (_, index) => index + 1), `${session}: every cursor once, in order`);
+      for (const event of list) {
+        assert.equal(event.sessionId, session);
+        assert.ok(event.createdAt.endsWith('Z'));
+        if (event.type === 'content' || event.type === 'thinking') assert.match(String(event.data.text), new RegExp(`^${session}-\\d+ "quoted" \\n newline$`));
+      }
+    }
+    const s3 = expected.get('s3')!;
+    assert.ok(s3.some((event) => event.type === 'thinking') && s3.some((event) => event.runId === 'second-run'));
+    const ids = events.map((event) => event.id);
+    assert.equal(new Set(ids).size, ids.length, 'global ids are unique');
+  });
+
+  test('a session read resumed from every cursor, in small pages, returns exactly the events after it', async () => {
+    for (const [session, list] of expected) {
+      for (let cursor = 0; cursor <= list.length; cursor++) {
+        const page = await log.listAfter(session, cursor, 5);
+        assert.deepEqual(
+          page.slice(0, 5).map((event) => event.seq),
+          list.slice(cursor, cursor + 5).map((event) => event.seq),
+          `${session} after ${cursor}`,
+        );
+        assert.ok(page.length >= Math.min(5, list.length - cursor), 'a short page means the end');
+        assert.deepEqual(
+          page.map((event) => event.json),
+          list.slice(cursor, cursor + page.length).map((event) => event.json),
+        );
+      }
+    }
+  });
+
+  test("the global order, resumed from every id, returns exactly the user's later events once, in id order", async () => {
+    const mine = ['s1', 's2', 's3'].flatMap((session) => expected.get(session)!).sort((a, b) => a.id - b.id);
+    const read = async (from: number, limit: number) => {
+      const seen: StoredEvent[] = [];
+      for (let cursor = from; ; ) {
+        const page = await log.listForUserAfter('u', cursor, limit);
+        seen.push(...page);
+        if (page.length < limit) return seen;
+        cursor = page.at(-1)!.id;
+      }
+    };
+    assert.deepEqual((await read(0, 7)).map((event) => event.id), mine.map((event) => event.id), 'from the start, in pages of 7');
+    assert.deepEqual((await read(0, 500)).map((event) => event.json), mine.map((event) => event.json));
+    for (let index = 0; index < mine.length; index += 7) {
+      const cursor = mine[index]!.id;
+      const page = await log.listForUserAfter('u', cursor, 9);
+      assert.deepEqual(
+        page.map((event) => event.id),
+        mine.slice(index + 1, index + 1 + page.length).map((event) => event.id),
+        `after id ${cursor}`,
+      );
+      assert.ok(page.length >= Math.min(9, mine.length - index - 1), 'a short page means the end');
+    }
+    const others = await read(0, 50);
+    assert.ok(others.every((event) => event.sessionId !== 't1'), "another user's packs never appear");
+  });
+});
