@@ -195,6 +195,24 @@ describe('workspaces and sessions API', () => {
     assert.equal(still.body.title, 'New session');
   });
 
+  test('a run that ends adds its usage and leaves the session running while another run is queued, else its outcome', async () => {
+    const session = (await createSession()).body;
+    const { store } = server.inProcess!.context;
+    const now = new Date().toISOString();
+    const statusAndUsage = async () => {
+      const row = (await store.sessions.findById(session.id))!;
+      return [row.status, Number(row.input_tokens), Number(row.output_tokens)];
+    };
+    await store.sessions.settleAfterRun(session.id, { inputTokens: 5, outputTokens: 2 }, 'error', now);
+    assert.deepEqual(await statusAndUsage(), ['error', 5, 2]);
+    await store.runs.create({
+      id: 'queued-run', session_id: session.id, user_id: alice.userId, kind: 'execute', state: 'queued', prompt: 'later', input: null, answer: null, error: null, error_code: null,
+      iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: null, finished_at: null,
+    });
+    await store.sessions.settleAfterRun(session.id, { inputTokens: 1, outputTokens: 1 }, 'completed', now);
+    assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
+  });
+
   test('delete removes the session, its directory and its events (204), then 404', async () => {
     const session = (await createSession()).body;
     const directory = join(server.environment.dir, 'data', 'workspaces', session.id);

@@ -2,8 +2,7 @@ import { ApprovalGate } from '../approvals/gate.js';
 import { isoNow } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
-import type { RunRow } from '../store/schema.js';
-import type { Store } from '../store/store.js';
+import type { RunRow, SessionRow } from '../store/schema.js';
 import { parsePolicyJson } from '../tools/policy.js';
 import { runAgentLoop } from './loop.js';
 import { StoreRunRecorder } from './recorder.js';
@@ -17,11 +16,11 @@ import { bindTools } from './workspace-tools.js';
  * `run_finished`). Throws what the loop throws (a failure, a park, a shutdown) for the run
  * manager to handle.
  */
-export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean): Promise<void> {
+export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean, known?: SessionRow): Promise<void> {
   const { store, config } = deps;
   const startedAt = Date.parse(run.started_at ?? isoNow());
   const recorder = new StoreRunRecorder(store, deps.log, run.session_id, run.id);
-  const session = await store.sessions.findById(run.session_id);
+  const session = known ?? (await store.sessions.findById(run.session_id));
   if (!session) return;
   const profile = deps.profiles.get(session.task_type) ?? deps.profiles.get('general')!;
   const workspaceDir = await deps.directories.ensure(run.session_id);
@@ -74,9 +73,8 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     finished_at: finishedAt,
   });
   if (!won) return;
-  await store.sessions.addUsage(run.session_id, result.usage.inputTokens, result.usage.outputTokens, finishedAt);
+  await store.sessions.settleAfterRun(run.session_id, result.usage, 'completed', finishedAt);
   deps.observer.runFinished('completed', durationMs, result.usage);
-  await settleSessionStatus(store, run.session_id, 'completed');
   const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
   // Appended together, so both share one commit.
   await Promise.all([
@@ -112,19 +110,12 @@ export async function recordFailure(deps: RunManagerDeps, run: RunRow, error: un
   await deps.approvals.closeForRun(run.id);
   await deps.log.drain();
   const usage = { inputTokens: Number(current?.input_tokens ?? 0), outputTokens: Number(current?.output_tokens ?? 0) };
-  await store.sessions.addUsage(run.session_id, usage.inputTokens, usage.outputTokens, isoNow());
+  await store.sessions.settleAfterRun(run.session_id, usage, cancelled ? 'completed' : 'error', isoNow());
   deps.observer.runFinished(cancelled ? 'cancelled' : 'failed', Date.now() - startedAt, usage);
-  await settleSessionStatus(store, run.session_id, cancelled ? 'completed' : 'error');
   const durationMs = Date.now() - startedAt;
   const emit = (type: 'error' | 'run_finished', data: Record<string, unknown>) => deps.log.append(run.session_id, run.id, type, { ...data, run_id: run.id });
   await Promise.all([
     emit('error', { message: failure.message, code: failure.code }),
     emit('run_finished', { success: false, state: cancelled ? 'cancelled' : 'failed', turns: current?.iterations ?? 0, duration_ms: durationMs }),
   ]);
-}
-
-/** A session shows `running` while it has a live or queued run; otherwise the last run's outcome. */
-async function settleSessionStatus(store: Store, sessionId: string, outcome: 'completed' | 'error'): Promise<void> {
-  const queued = await store.runs.hasQueued(sessionId);
-  await store.sessions.update(sessionId, { status: queued ? 'running' : outcome, updated_at: isoNow() });
 }

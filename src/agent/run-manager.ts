@@ -79,7 +79,7 @@ export class RunManager implements RunControl, RunWaker {
         if (await this.deps.store.runs.findLive(session.id)) throw conflict('The session already has an active run');
         throw error;
       }
-      const startSeq = await this.begin(run);
+      const startSeq = await this.begin(run, session);
       return { run, startSeq };
     });
   }
@@ -93,7 +93,7 @@ export class RunManager implements RunControl, RunWaker {
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
       await this.deps.store.runs.create(run);
       if (busy) return { run, status: 'queued' as const };
-      await this.begin(run);
+      await this.begin(run, session);
       return { run, status: 'started' as const };
     });
   }
@@ -234,7 +234,7 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   /** Records the start of a run (session running, run_started, the user message) and launches it. */
-  private async begin(run: RunRow): Promise<number> {
+  private async begin(run: RunRow, session?: SessionRow): Promise<number> {
     const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
     await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: isoNow() });
     await recorder.saveMessage({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
@@ -243,18 +243,19 @@ export class RunManager implements RunControl, RunWaker {
       this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt }),
       recorder.emit('user_message', { content: run.prompt }),
     ]);
-    this.launch(run, false);
+    this.launch(run, false, session);
     return seq;
   }
 
-  private launch(run: RunRow, resumed: boolean): void {
+  /** `session`: the run's session row when the caller has it (a run started by a request), saving a read. */
+  private launch(run: RunRow, resumed: boolean, session?: SessionRow): void {
     const controller = new AbortController();
     const timeout = setTimeout(
       () => controller.abort(new RunFailure('TIMEOUT', `Run exceeded run_timeout_s (${this.deps.config.run_timeout_s} s)`)),
       this.deps.config.run_timeout_s * 1000,
     );
     timeout.unref();
-    const finished = this.runLoop(run, controller.signal, resumed)
+    const finished = this.runLoop(run, controller.signal, resumed, session)
       .catch((error) => this.deps.logger.error({ err: error, run_id: run.id }, 'run bookkeeping failed'))
       .finally(() => {
         clearTimeout(timeout);
@@ -264,10 +265,10 @@ export class RunManager implements RunControl, RunWaker {
     this.active.set(run.id, { sessionId: run.session_id, controller, finished });
   }
 
-  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean): Promise<void> {
+  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean, session?: SessionRow): Promise<void> {
     const startedAt = Date.parse(run.started_at ?? isoNow());
     try {
-      await executeRun(this.deps, run, signal, resumed);
+      await executeRun(this.deps, run, signal, resumed, session);
     } catch (error) {
       if (error instanceof ShutdownSignal) return;
       if (error instanceof RunParked) return this.park(run);

@@ -32,10 +32,6 @@ export class RunsRepository {
     return this.hasRunIn(sessionId, [...LIVE_RUN_STATES, 'queued']);
   }
 
-  hasQueued(sessionId: string): Promise<boolean> {
-    return this.hasRunIn(sessionId, ['queued']);
-  }
-
   private async hasRunIn(sessionId: string, states: string[]): Promise<boolean> {
     const row = await this.db.selectFrom('runs').select('id').where('session_id', '=', sessionId).where('state', 'in', states).limit(1).executeTakeFirst();
     return row !== undefined;

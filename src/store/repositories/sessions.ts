@@ -49,12 +49,22 @@ export class SessionsRepository {
     await this.db.updateTable('sessions').set(changes).where('id', '=', id).execute();
   }
 
-  async addUsage(id: string, inputTokens: number, outputTokens: number, at: string): Promise<void> {
+  /**
+   * After a run ends, in one statement: adds its token usage and settles the status (`running`
+   * while another run of the session is queued, otherwise the run's outcome).
+   */
+  async settleAfterRun(id: string, usage: { inputTokens: number; outputTokens: number }, outcome: 'completed' | 'error', at: string): Promise<void> {
     await this.db
       .updateTable('sessions')
       .set((eb) => ({
-        input_tokens: eb('input_tokens', '+', inputTokens),
-        output_tokens: eb('output_tokens', '+', outputTokens),
+        input_tokens: eb('input_tokens', '+', usage.inputTokens),
+        output_tokens: eb('output_tokens', '+', usage.outputTokens),
+        status: eb
+          .case()
+          .when(eb.exists(eb.selectFrom('runs').select('runs.id').whereRef('runs.session_id', '=', 'sessions.id').where('runs.state', '=', 'queued')))
+          .then('running')
+          .else(outcome)
+          .end(),
         updated_at: at,
       }))
       .where('id', '=', id)
