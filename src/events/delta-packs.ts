@@ -17,6 +17,7 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  */
 export const MAX_EVENTS_PER_PACK = 64;
 export const MAX_PACK_ID_SPAN = 2048;
+/** A pack's data starts with it (the stores' SQL tests `substr(data, 1, 1) = '#'`). */
 const PACK_MARK = '#';
 const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
 
@@ -84,9 +85,6 @@ export function packRows(events: StoredEvent[]): LogRow[] {
   for (const pack of open.values()) rows.push(packed(pack));
   return rows.sort((a, b) => a.id - b.id);
 }
-
-/** Whether a stored row's data is a pack (SQL: `substr(data, 1, 1) = '#'`). */
-export const PACK_DATA_PREFIX = PACK_MARK;
 
 /** Appends the events a stored row holds to `out`, in cursor order. */
 export function expandRow(id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string, out: StoredEvent[]): void {
