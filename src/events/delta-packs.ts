@@ -9,7 +9,7 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  *   `after + 1` even when the pack started before it;
  * - `id` is the pack's FIRST global id: its other ids interleave with other sessions' rows, all
  *   within MAX_PACK_ID_SPAN of it, so a read of the global order `id > after` also looks that far
- *   back for packs that started before its cursor (see readUserPage);
+ *   back for packs that started before its cursor (see userPage);
  * - `type` is the deltas' own type, so compaction by type takes packs whole;
  * - `data` is PACK_MARK, then one line per event: `<id> <created_at> <json>`. A single event's
  *   data is its JSON object ('{'), and JSON.stringify never emits a raw newline, so the lines split
