@@ -86,8 +86,11 @@ export function packRows(events: StoredEvent[]): LogRow[] {
   return rows.sort((a, b) => a.id - b.id);
 }
 
+/** A row as the stores read it back, in column order. */
+export type StoredRow = readonly [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
+
 /** Appends the events a stored row holds to `out`, in cursor order. */
-export function expandRow(id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string, out: StoredEvent[]): void {
+function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow, out: StoredEvent[]): void {
   if (!data.startsWith(PACK_MARK)) {
     out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
     return;
@@ -127,13 +130,10 @@ export async function collectEvents(after: number, limit: number, cursorOf: (eve
   }
 }
 
-/** A row as the stores read it back, in column order. */
-export type StoredRow = readonly [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
-
 /** The session's events after `afterSeq` from rows `seq > afterSeq` in seq order (at most `rowLimit` of them). */
 export function sessionPage(rows: StoredRow[], afterSeq: number, rowLimit: number): EventPage {
   const expanded: StoredEvent[] = [];
-  for (const row of rows) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
+  for (const row of rows) expandRow(row, expanded);
   return { events: afterSeq > 0 ? expanded.filter((event) => event.seq > afterSeq) : expanded, exhausted: rows.length < rowLimit };
 }
 
@@ -146,8 +146,8 @@ export function sessionPage(rows: StoredRow[], afterSeq: number, rowLimit: numbe
  */
 export function userPage(rows: StoredRow[], packsBefore: StoredRow[], afterId: number, rowLimit: number): EventPage {
   const expanded: StoredEvent[] = [];
-  for (const row of packsBefore) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
-  for (const row of rows) expandRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], expanded);
+  for (const row of packsBefore) expandRow(row, expanded);
+  for (const row of rows) expandRow(row, expanded);
   const exhausted = rows.length < rowLimit;
   const bound = exhausted ? Number.POSITIVE_INFINITY : rows.at(-1)![0];
   const events = expanded.filter((event) => event.id > afterId && event.id <= bound);

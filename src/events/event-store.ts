@@ -22,6 +22,10 @@ export const MAX_UNWRITTEN_EVENTS = 4096;
 
 /** Reading the log; the same for every kind of store. */
 export interface EventReader {
+  /**
+   * The session's events after a cursor, in order. Both reads return at least `limit` events
+   * unless nothing more is stored (possibly more: a packed row is returned whole).
+   */
   listAfterSeq(sessionId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Events of every session in the user's workspaces after a global id. */
   listForUserAfterId(userId: string, afterId: number, limit: number): Promise<StoredEvent[]>;

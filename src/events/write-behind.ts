@@ -279,10 +279,7 @@ function toEvent(draft: EventDraft, data: Record<string, unknown>, cursors: Even
 function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwritten[]] {
   const waiting = new Set<string>();
   for (const entry of entries) if (!entry.published) waiting.add(entry.event.sessionId);
-  const urgent: Unwritten[] = [];
-  const rest: Unwritten[] = [];
-  for (const entry of entries) (waiting.has(entry.event.sessionId) ? urgent : rest).push(entry);
-  return [urgent, rest];
+  return partitionBySessions(entries, waiting);
 }
 
 /**
@@ -300,10 +297,15 @@ function splitOffSessions(entries: Unwritten[], max: number | undefined): [Unwri
     taken.add(sessionId);
     count += entriesOfSession;
   }
-  const batch: Unwritten[] = [];
+  return partitionBySessions(entries, taken);
+}
+
+/** The entries of the given sessions, and the others; both in cursor order. */
+function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwritten[], Unwritten[]] {
+  const chosen: Unwritten[] = [];
   const rest: Unwritten[] = [];
-  for (const entry of entries) (taken.has(entry.event.sessionId) ? batch : rest).push(entry);
-  return [batch, rest];
+  for (const entry of entries) (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
+  return [chosen, rest];
 }
 
 /** Two lists each in cursor (id) order, as one. */
