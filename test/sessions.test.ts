@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PreparedQueries } from '../src/store/prepared.js';
 import { registerUser, startTestServer } from './support/server.js';
 
 describe('workspaces and sessions API', () => {
@@ -211,6 +212,29 @@ describe('workspaces and sessions API', () => {
     });
     await store.sessions.settleAfterRun(session.id, { inputTokens: 1, outputTokens: 1 }, 'completed', now);
     assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
+  });
+
+  test('prepared queries: compiled once per shape, each call with its own values, a value left undefined makes a new shape', async () => {
+    const { store } = server.inProcess!.context;
+    const prepared = new PreparedQueries(store.handle.db);
+    let builds = 0;
+    const update = (id: string, changes: { title?: string; status?: string }) =>
+      prepared.changed('test.update', { ...changes, id }, (db, { id: sessionId, ...set }) => {
+        builds++;
+        return db.updateTable('sessions').set(set).where('id', '=', sessionId);
+      });
+    const [one, two] = [(await createSession()).body, (await createSession()).body];
+    const row = async (id: string) => (await store.sessions.findById(id))!;
+    assert.equal(await update(one.id, { title: "it's one", status: 'completed' }), 1);
+    assert.equal(await update(two.id, { title: 'two\nlines', status: 'error' }), 1);
+    assert.equal(builds, 1, 'the second call reuses the compiled query');
+    assert.deepEqual([(await row(one.id)).title, (await row(one.id)).status], ["it's one", 'completed']);
+    assert.deepEqual([(await row(two.id)).title, (await row(two.id)).status], ['two\nlines', 'error']);
+    assert.equal(await update(one.id, { title: 'renamed', status: undefined }), 1);
+    assert.equal(builds, 2, 'a value left out is another statement');
+    assert.deepEqual([(await row(one.id)).title, (await row(one.id)).status], ['renamed', 'completed'], 'the status was not touched');
+    assert.equal(await update('no-such-session', { title: 'x', status: 'error' }), 0);
+    assert.equal(builds, 2);
   });
 
   test('delete removes the session, its directory and its events (204), then 404', async () => {

@@ -278,8 +278,9 @@ export class RunManager implements RunControl, RunWaker {
 
   private async startNext(sessionId: string): Promise<void> {
     await this.withSessionLock(sessionId, async () => {
-      if (await this.deps.store.runs.findLive(sessionId)) return;
-      const [next] = await this.deps.store.runs.listQueued(sessionId);
+      const active = await this.deps.store.runs.listActive(sessionId);
+      if (active.some((run) => run.state !== 'queued')) return;
+      const next = active[0];
       if (!next) return;
       const startedAt = isoNow();
       if (!(await this.deps.store.runs.transition(next.id, ['queued'], { state: 'running', started_at: startedAt }))) return;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { newId } from '../core/ids.js';
 
@@ -11,10 +11,17 @@ export interface AccessClaims {
 
 /** Access tokens are HS256 JWTs; `fam` names the refresh family so logout can revoke both. */
 export class AccessTokenCodec {
+  /** Imported once: given the raw bytes, jose imports the key again on every request (~30 µs). */
+  private readonly key: Promise<webcrypto.CryptoKey>;
+
   constructor(
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.key = webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    // An unusable secret fails each sign and verify that awaits it, as before, not the process.
+    this.key.catch(() => {});
+  }
 
   async sign(userId: string, familyId: string): Promise<{ token: string; expiresIn: number }> {
     const token = await new SignJWT({ fam: familyId })
@@ -23,14 +30,14 @@ export class AccessTokenCodec {
       .setJti(newId())
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlSeconds)
-      .sign(this.secret);
+      .sign(await this.key);
     return { token, expiresIn: this.ttlSeconds };
   }
 
   /** Verifies signature and expiry with no clock tolerance; null when invalid for any reason. */
   async verify(token: string): Promise<AccessClaims | null> {
     try {
-      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'], clockTolerance: 0 });
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'], clockTolerance: 0 });
       if (typeof payload.sub !== 'string' || typeof payload.fam !== 'string' || typeof payload.jti !== 'string') return null;
       return { userId: payload.sub, familyId: payload.fam, jti: payload.jti, expiresAt: payload.exp ?? 0 };
     } catch (error) {

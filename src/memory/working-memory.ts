@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -140,9 +140,13 @@ export class WorkingMemory {
 
   /** The file's text (first MAX_FILE_BYTES), or null when it is absent or not a regular file (a symlink is never followed). */
   private async readRaw(key: WorkingMemoryKey): Promise<{ text: string } | null> {
+    const path = join(this.workspaceDir, WORKING_MEMORY_FILES[key].file);
+    // Every run asks for its plan, and most sessions have none: a failed open costs a trip to the
+    // thread pool and an Error with its stack, one lstat neither.
+    if (!lstatSync(path, { throwIfNoEntry: false })) return null;
     let handle;
     try {
-      handle = await open(join(this.workspaceDir, WORKING_MEMORY_FILES[key].file), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+      handle = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;

@@ -49,6 +49,7 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
     return new ModelError(`${provider}: connection failed: ${describeNetworkError(error)}`, { retryable: true, provider });
   };
 
+  let bodyRead = false;
   try {
     startIdleTimer();
     let response: Response;
@@ -91,11 +92,13 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
     }
     parser.feed(decoder.decode());
     if (pending.length > 0) yield pending;
+    bodyRead = true;
   } finally {
     stopIdleTimer();
     signal.removeEventListener('abort', onCallerAbort);
-    // Releases the socket when the consumer stopped early or we threw mid-body.
-    transport.abort();
+    // Releases the socket when the consumer stopped early or we threw mid-body. A body read to
+    // its end has released it already, and an abort costs a DOMException with its stack.
+    if (!bodyRead) transport.abort();
   }
 }
 

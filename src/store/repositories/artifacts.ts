@@ -1,8 +1,14 @@
 import type { Kysely } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { ArtifactRow, Database } from '../schema.js';
 
 export class ArtifactsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** What every run makes on its way: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   /** One artifact per workspace path: writing the same file again updates it. */
   async upsert(artifact: ArtifactRow): Promise<ArtifactRow> {
@@ -41,7 +47,7 @@ export class ArtifactsRepository {
   }
 
   listForRun(runId: string): Promise<ArtifactRow[]> {
-    return this.db.selectFrom('artifacts').selectAll().where('run_id', '=', runId).orderBy('created_at', 'asc').execute();
+    return this.prepared.rows('artifacts.listForRun', { runId }, (db, v) => db.selectFrom('artifacts').selectAll().where('run_id', '=', v.runId).orderBy('created_at', 'asc'));
   }
 
   async deleteByPath(sessionId: string, path: string): Promise<void> {

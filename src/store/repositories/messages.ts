@@ -1,10 +1,16 @@
 import { type Kysely, sql } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { Database, MessageRow } from '../schema.js';
 
 export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attachments?: string | null };
 
 export class MessagesRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** What every run makes on its way: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   /**
    * Appends messages in order; positions continue from the session's last one. One statement
@@ -14,6 +20,13 @@ export class MessagesRepository {
   async append(messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const sessionId = messages[0]!.session_id;
+    if (messages.length === 1) {
+      // A run saves one message at a time.
+      await this.prepared.execute('messages.appendOne', messages[0]!, (db, message) =>
+        db.insertInto('messages').values({ ...message, position: sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${message.session_id})` }),
+      );
+      return;
+    }
     const last = sql<number>`(select coalesce(max(position), 0) from messages where session_id = ${sessionId})`;
     await this.db
       .insertInto('messages')
@@ -40,7 +53,7 @@ export class MessagesRepository {
 
   /** The whole conversation, for building model context. */
   all(sessionId: string): Promise<MessageRow[]> {
-    return this.db.selectFrom('messages').selectAll().where('session_id', '=', sessionId).orderBy('position', 'asc').execute();
+    return this.prepared.rows('messages.all', { sessionId }, (db, v) => db.selectFrom('messages').selectAll().where('session_id', '=', v.sessionId).orderBy('position', 'asc'));
   }
 
   async count(sessionId: string): Promise<number> {

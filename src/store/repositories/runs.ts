@@ -1,4 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { Database, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
@@ -6,25 +7,32 @@ export const ACTIVE_RUN_STATES = ['queued', 'running', 'waiting_approval'] as co
 export const LIVE_RUN_STATES = ['running', 'waiting_approval'] as const;
 
 export class RunsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** What every run makes on its way: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   async create(run: RunRow): Promise<void> {
-    await this.db.insertInto('runs').values(run).execute();
+    await this.prepared.execute('runs.create', run, (db, row) => db.insertInto('runs').values(row));
   }
 
   findById(id: string): Promise<RunRow | undefined> {
-    return this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.prepared.first('runs.findById', { id }, (db, v) => db.selectFrom('runs').selectAll().where('id', '=', v.id));
   }
 
   /** The run currently executing or paused on a session (not the queued ones). */
   findLive(sessionId: string): Promise<RunRow | undefined> {
-    return this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where('session_id', '=', sessionId)
-      .where('state', 'in', [...LIVE_RUN_STATES])
-      .orderBy('created_at', 'asc')
-      .executeTakeFirst();
+    return this.prepared.first('runs.findLive', { sessionId }, (db, v) =>
+      db
+        .selectFrom('runs')
+        .selectAll()
+        .where('session_id', '=', v.sessionId)
+        .where('state', 'in', [...LIVE_RUN_STATES])
+        .orderBy('created_at', 'asc')
+        .limit(1),
+    );
   }
 
   /** Whether the session has a run that is live or queued: what a new run must wait behind. */
@@ -33,19 +41,23 @@ export class RunsRepository {
   }
 
   private async hasRunIn(sessionId: string, states: string[]): Promise<boolean> {
-    const row = await this.db.selectFrom('runs').select('id').where('session_id', '=', sessionId).where('state', 'in', states).limit(1).executeTakeFirst();
+    const row = await this.prepared.first(`runs.hasRunIn:${states.join('|')}`, { sessionId }, (db, v) =>
+      db.selectFrom('runs').select('id').where('session_id', '=', v.sessionId).where('state', 'in', states).limit(1),
+    );
     return row !== undefined;
   }
 
+  /** The session's live and queued runs, oldest first: one read tells whether one runs and which waits next. */
+  listActive(sessionId: string): Promise<RunRow[]> {
+    return this.prepared.rows('runs.listActive', { sessionId }, (db, v) =>
+      db.selectFrom('runs').selectAll().where('session_id', '=', v.sessionId).where('state', 'in', [...ACTIVE_RUN_STATES]).orderBy('created_at', 'asc').orderBy('id', 'asc'),
+    );
+  }
+
   listQueued(sessionId: string): Promise<RunRow[]> {
-    return this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where('session_id', '=', sessionId)
-      .where('state', '=', 'queued')
-      .orderBy('created_at', 'asc')
-      .orderBy('id', 'asc')
-      .execute();
+    return this.prepared.rows('runs.listQueued', { sessionId }, (db, v) =>
+      db.selectFrom('runs').selectAll().where('session_id', '=', v.sessionId).where('state', '=', 'queued').orderBy('created_at', 'asc').orderBy('id', 'asc'),
+    );
   }
 
   /** Every run that was live or queued: what a restarted server must pick up. */
@@ -68,7 +80,7 @@ export class RunsRepository {
   }
 
   async update(id: string, changes: Updateable<RunsTable>): Promise<void> {
-    await this.db.updateTable('runs').set(changes).where('id', '=', id).execute();
+    await this.prepared.execute('runs.update', { ...changes, id }, (db, { id: runId, ...set }) => db.updateTable('runs').set(set).where('id', '=', runId));
   }
 
   /**
@@ -76,12 +88,13 @@ export class RunsRepository {
    * two processes (or a stop racing a finish) from both acting on it.
    */
   async transition(id: string, from: readonly string[], changes: Updateable<RunsTable>): Promise<boolean> {
-    const result = await this.db
-      .updateTable('runs')
-      .set(changes)
-      .where('id', '=', id)
-      .where('state', 'in', [...from])
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const changed = await this.prepared.changed(`runs.transition:${from.join('|')}`, { ...changes, id }, (db, { id: runId, ...set }) =>
+      db
+        .updateTable('runs')
+        .set(set)
+        .where('id', '=', runId)
+        .where('state', 'in', [...from]),
+    );
+    return changed === 1;
   }
 }

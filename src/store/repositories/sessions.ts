@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { Database, NewSession, SessionRow, SessionUpdate } from '../schema.js';
 
 export interface SessionListQuery {
@@ -9,14 +10,19 @@ export interface SessionListQuery {
 }
 
 export class SessionsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** What every run makes on its way: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   async create(session: NewSession): Promise<void> {
     await this.db.insertInto('sessions').values(session).execute();
   }
 
   findById(id: string): Promise<SessionRow | undefined> {
-    return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.prepared.first('sessions.findById', { id }, (db, v) => db.selectFrom('sessions').selectAll().where('id', '=', v.id));
   }
 
   findServiceSession(userId: string): Promise<SessionRow | undefined> {
@@ -46,7 +52,7 @@ export class SessionsRepository {
   }
 
   async update(id: string, changes: SessionUpdate): Promise<void> {
-    await this.db.updateTable('sessions').set(changes).where('id', '=', id).execute();
+    await this.prepared.execute('sessions.update', { ...changes, id }, (db, { id: sessionId, ...set }) => db.updateTable('sessions').set(set).where('id', '=', sessionId));
   }
 
   /**
@@ -54,21 +60,23 @@ export class SessionsRepository {
    * while another run of the session is queued, otherwise the run's outcome).
    */
   async settleAfterRun(id: string, usage: { inputTokens: number; outputTokens: number }, outcome: 'completed' | 'error', at: string): Promise<void> {
-    await this.db
-      .updateTable('sessions')
-      .set((eb) => ({
-        input_tokens: eb('input_tokens', '+', usage.inputTokens),
-        output_tokens: eb('output_tokens', '+', usage.outputTokens),
-        status: eb
-          .case()
-          .when(eb.exists(eb.selectFrom('runs').select('runs.id').whereRef('runs.session_id', '=', 'sessions.id').where('runs.state', '=', 'queued')))
-          .then('running')
-          .else(outcome)
-          .end(),
-        updated_at: at,
-      }))
-      .where('id', '=', id)
-      .execute();
+    const values = { id, input: usage.inputTokens, output: usage.outputTokens, outcome: outcome as string, at };
+    await this.prepared.execute('sessions.settleAfterRun', values, (db, v) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({
+          input_tokens: eb('input_tokens', '+', v.input),
+          output_tokens: eb('output_tokens', '+', v.output),
+          status: eb
+            .case()
+            .when(eb.exists(eb.selectFrom('runs').select('runs.id').whereRef('runs.session_id', '=', 'sessions.id').where('runs.state', '=', 'queued')))
+            .then('running')
+            .else(v.outcome)
+            .end(),
+          updated_at: v.at,
+        }))
+        .where('id', '=', v.id),
+    );
   }
 
   /** Deletes the session; messages, runs, events, approvals and artifacts go with it (FK cascade). */

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { Database, RefreshTokensTable, TokenFamiliesTable } from '../schema.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
@@ -6,14 +7,19 @@ export type TokenFamilyRow = Selectable<TokenFamiliesTable>;
 
 /** Token families, refresh tokens, stream tickets and login-failure records. */
 export class TokensRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Every authenticated request reads its token family: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   async createFamily(family: { id: string; user_id: string; created_at: string }): Promise<void> {
     await this.db.insertInto('token_families').values({ ...family, revoked_at: null, revoked_reason: null }).execute();
   }
 
   findFamily(id: string): Promise<TokenFamilyRow | undefined> {
-    return this.db.selectFrom('token_families').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.prepared.first('tokens.findFamily', { id }, (db, v) => db.selectFrom('token_families').selectAll().where('id', '=', v.id));
   }
 
   async revokeFamily(id: string, at: string, reason: string): Promise<void> {

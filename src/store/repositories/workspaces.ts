@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { PreparedQueries } from '../prepared.js';
 import type { Database, WorkspaceRow } from '../schema.js';
 
 export interface WorkspaceWithRole extends WorkspaceRow {
@@ -6,7 +7,12 @@ export interface WorkspaceWithRole extends WorkspaceRow {
 }
 
 export class WorkspacesRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** What every run makes on its way: compiled once (prepared.ts). */
+  private readonly prepared: PreparedQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.prepared = new PreparedQueries(db);
+  }
 
   async create(workspace: WorkspaceRow): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -23,16 +29,13 @@ export class WorkspacesRepository {
   }
 
   findById(id: string): Promise<WorkspaceRow | undefined> {
-    return this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.prepared.first('workspaces.findById', { id }, (db, v) => db.selectFrom('workspaces').selectAll().where('id', '=', v.id));
   }
 
   async roleOf(workspaceId: string, userId: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom('workspace_members')
-      .select('role')
-      .where('workspace_id', '=', workspaceId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const row = await this.prepared.first('workspaces.roleOf', { workspaceId, userId }, (db, v) =>
+      db.selectFrom('workspace_members').select('role').where('workspace_id', '=', v.workspaceId).where('user_id', '=', v.userId),
+    );
     return row?.role;
   }
 
