@@ -21,6 +21,8 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
   let store: Store;
   let log: EventLog;
   const expected = new Map<string, StoredEvent[]>();
+  /** Each session's delta JSON as appended, in order. */
+  const appended = new Map<string, string[]>();
   const noError = (error: unknown) => assert.fail(String(error));
 
   before(async () => {
@@ -55,7 +57,11 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       for (const session of ['s1', 's2', 's3', 't1']) {
         const runId = session === 's3' && index >= 100 ? 'second-run' : null;
         const type = session === 's3' && index % 50 === 7 ? 'thinking' : 'content';
-        log.appendDelta(session, runId, type, { text: `${session}-${index} "quoted" \n newline` }, noError);
+        const text = `${session}-${index} "quoted" \n newline`;
+        // As the recorder writes them, run_id last; now and then not last, which a pack cannot shorten.
+        const data = runId === null ? { text } : index % 13 === 0 ? { run_id: runId, text } : { text, iteration: 1, run_id: runId };
+        appended.set(session, [...(appended.get(session) ?? []), JSON.stringify(data)]);
+        log.appendDelta(session, runId, type, data, noError);
       }
       if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x', index });
     }
@@ -84,6 +90,16 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
         if (event.type === 'content' || event.type === 'thinking') assert.match(String(event.data.text), new RegExp(`^${session}-\\d+ "quoted" \\n newline$`));
       }
     }
+    for (const [session, texts] of appended) {
+      const deltas = expected.get(session)!.filter((event) => event.type === 'content' || event.type === 'thinking');
+      assert.deepEqual(deltas.map((event) => event.json), texts, `${session}: each delta's JSON exactly as appended`);
+      const times = deltas.map((event) => event.createdAt);
+      assert.ok(times.every((time, index) => new Date(time).toISOString() === time && (index === 0 || time >= times[index - 1]!)), 'times read back as written');
+    }
+    const packs = await store.handle.db.selectFrom('events').select(['run_id', 'data']).where('run_id', '=', 'second-run').execute();
+    const packed = packs.filter((row) => row.data.startsWith('$'));
+    assert.ok(packed.length > 0 && packed.every((row) => !row.data.includes('run_id')), "a run's packs leave each delta's run_id to the row");
+    assert.ok(packs.some((row) => row.data.startsWith('{"run_id"')), 'a delta whose run_id is not last is stored whole, alone');
     const s3 = expected.get('s3')!;
     assert.ok(s3.some((event) => event.type === 'thinking') && s3.some((event) => event.runId === 'second-run'));
     const ids = events.map((event) => event.id);
@@ -133,5 +149,28 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
     }
     const others = await read(0, 50);
     assert.ok(others.every((event) => event.sessionId !== 't1'), "another user's packs never appear");
+  });
+
+  test('a pack in the first format (whole JSON, ISO times) is still read', async () => {
+    const db = store.handle.db;
+    const now = '2026-12-01T10:00:00.000Z';
+    await db
+      .insertInto('sessions')
+      .values({ id: 'old', workspace_id: 'w2', user_id: 'v', title: 'old', task_type: 'general', status: 'idle', kind: 'chat', input_tokens: 0, output_tokens: 0, last_event_seq: 0, compacted_through_seq: 0, created_at: now, updated_at: now })
+      .execute();
+    const lines = ['9000001 2026-12-01T10:00:00.001Z {"text":"a","run_id":"r"}', '9000003 2026-12-01T10:00:00.002Z {"text":"b \\" c","run_id":"r"}'];
+    await db
+      .insertInto('events')
+      .values({ id: 9_000_001, session_id: 'old', seq: 2, run_id: 'r', type: 'content', data: `#${lines.join('\n')}`, created_at: '2026-12-01T10:00:00.002Z' })
+      .execute();
+    const events = await log.listAfter('old', 0, 10);
+    assert.deepEqual(
+      events.map((event) => [event.id, event.seq, event.createdAt, event.json]),
+      [
+        [9_000_001, 1, '2026-12-01T10:00:00.001Z', '{"text":"a","run_id":"r"}'],
+        [9_000_003, 2, '2026-12-01T10:00:00.002Z', '{"text":"b \\" c","run_id":"r"}'],
+      ],
+    );
+    assert.deepEqual((await log.listAfter('old', 1, 10)).map((event) => event.id), [9_000_003]);
   });
 });

@@ -11,14 +11,21 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  *   within MAX_PACK_ID_SPAN of it, so a read of the global order `id > after` also looks that far
  *   back for packs that started before its cursor (see userPage);
  * - `type` is the deltas' own type, so compaction by type takes packs whole;
- * - `data` is PACK_MARK, then one line per event: `<id> <created_at> <json>`. A single event's
- *   data is its JSON object ('{'), and JSON.stringify never emits a raw newline, so the lines split
- *   cleanly without parsing any JSON.
+ * - `created_at` is the pack's last event's time;
+ * - `data` is PACK_MARK, then one line per event: `<id> <ms> <json>`, `ms` the milliseconds from
+ *   the event's time back to the row's `created_at`. In a pack of a run, every event's JSON ends
+ *   with `,"run_id":"<the row's run_id>"}` (the recorder puts it last), and the line leaves that
+ *   out: the reader adds it back. That and the time halve what a token costs to store. A single
+ *   event's data is its JSON object ('{'), and JSON.stringify never emits a raw newline, so the
+ *   lines split cleanly without parsing any JSON.
+ *
+ * Rows marked OLD_PACK_MARK (lines `<id> <created_at> <json>`, whole) are read as before.
  */
 export const MAX_EVENTS_PER_PACK = 64;
 export const MAX_PACK_ID_SPAN = 2048;
-/** A pack's data starts with it (the stores' SQL tests `substr(data, 1, 1) = '#'`). */
-const PACK_MARK = '#';
+/** A pack's data starts with one of them (the stores' SQL tests `substr(data, 1, 1) in ('#', '$')`). */
+const PACK_MARK = '$';
+const OLD_PACK_MARK = '#';
 const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
 
 /** One row of the `events` table as a single-writer store writes it. */
@@ -45,44 +52,77 @@ const single = (event: StoredEvent): LogRow => ({
   eventIds: [event.id],
 });
 
-function packed(events: StoredEvent[]): LogRow {
+/** What a run's event JSON ends with and its pack lines leave out; nothing for events of no run. */
+const runIdSuffix = (runId: string | null): string => (runId === null ? '' : `,"run_id":${JSON.stringify(runId)}}`);
+
+/** The event's time in ms when it can be written as an offset and read back as the same text, else NaN. */
+function canonicalTime(createdAt: string): number {
+  const ms = Date.parse(createdAt);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === createdAt ? ms : Number.NaN;
+}
+
+function packed(events: StoredEvent[], times: number[], suffix: string): LogRow {
   if (events.length === 1) return single(events[0]!);
   const first = events[0]!;
   const last = events.at(-1)!;
+  const lastTime = times.at(-1)!;
   let data = PACK_MARK;
   for (let index = 0; index < events.length; index++) {
     const event = events[index]!;
-    data += `${index === 0 ? '' : '\n'}${event.id} ${event.createdAt} ${event.json}`;
+    const json = suffix ? event.json.slice(0, event.json.length - suffix.length) : event.json;
+    data += `${index === 0 ? '' : '\n'}${event.id} ${lastTime - times[index]!} ${json}`;
   }
   return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data, createdAt: last.createdAt, eventIds: events.map((event) => event.id) };
+}
+
+interface OpenPack {
+  events: StoredEvent[];
+  times: number[];
+  suffix: string;
 }
 
 /** The rows for a batch of events in cursor order: each session's consecutive deltas packed, rows in id order. */
 export function packRows(events: StoredEvent[]): LogRow[] {
   const rows: LogRow[] = [];
-  const open = new Map<string, StoredEvent[]>();
+  const open = new Map<string, OpenPack>();
+  let suffixRunId: string | null = null;
+  let suffix = '';
+  let timeText = '';
+  let time = Number.NaN;
   for (const event of events) {
+    if (!PACKABLE.has(event.type)) {
+      const pack = open.get(event.sessionId);
+      if (pack) rows.push(packed(pack.events, pack.times, pack.suffix));
+      open.delete(event.sessionId);
+      rows.push(single(event));
+      continue;
+    }
+    if (event.runId !== suffixRunId) suffix = runIdSuffix((suffixRunId = event.runId));
+    if (event.createdAt !== timeText) time = canonicalTime((timeText = event.createdAt));
+    const packable = Number.isFinite(time) && event.json.endsWith(suffix);
     const pack = open.get(event.sessionId);
     if (pack) {
-      const first = pack[0]!;
-      const previous = pack.at(-1)!;
+      const first = pack.events[0]!;
+      const previous = pack.events.at(-1)!;
       const fits =
+        packable &&
         event.type === first.type &&
         event.runId === first.runId &&
         event.seq === previous.seq + 1 &&
         event.id - first.id < MAX_PACK_ID_SPAN &&
-        pack.length < MAX_EVENTS_PER_PACK;
+        pack.events.length < MAX_EVENTS_PER_PACK;
       if (fits) {
-        pack.push(event);
+        pack.events.push(event);
+        pack.times.push(time);
         continue;
       }
-      rows.push(packed(pack));
+      rows.push(packed(pack.events, pack.times, pack.suffix));
       open.delete(event.sessionId);
     }
-    if (PACKABLE.has(event.type)) open.set(event.sessionId, [event]);
+    if (packable) open.set(event.sessionId, { events: [event], times: [time], suffix });
     else rows.push(single(event));
   }
-  for (const pack of open.values()) rows.push(packed(pack));
+  for (const pack of open.values()) rows.push(packed(pack.events, pack.times, pack.suffix));
   return rows.sort((a, b) => a.id - b.id);
 }
 
@@ -91,16 +131,25 @@ export type StoredRow = readonly [id: number, sessionId: string, seq: number, ru
 
 /** Appends the events a stored row holds to `out`, in cursor order. */
 function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow, out: StoredEvent[]): void {
-  if (!data.startsWith(PACK_MARK)) {
+  const mark = data[0];
+  if (mark !== PACK_MARK && mark !== OLD_PACK_MARK) {
     out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
     return;
   }
   const lines = data.slice(1).split('\n');
   let eventSeq = seq - lines.length + 1;
+  const suffix = mark === PACK_MARK ? runIdSuffix(runId) : '';
+  const rowTime = mark === PACK_MARK ? Date.parse(createdAt) : 0;
+  let offset = '0';
+  let eventTime = createdAt;
   for (const line of lines) {
     const idEnd = line.indexOf(' ');
-    const createdEnd = line.indexOf(' ', idEnd + 1);
-    out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, line.slice(createdEnd + 1), line.slice(idEnd + 1, createdEnd)));
+    const timeEnd = line.indexOf(' ', idEnd + 1);
+    const time = line.slice(idEnd + 1, timeEnd);
+    if (mark === OLD_PACK_MARK) eventTime = time;
+    else if (time !== offset) eventTime = new Date(rowTime - Number((offset = time))).toISOString();
+    const json = line.slice(timeEnd + 1);
+    out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, suffix ? json + suffix : json, eventTime));
   }
 }
 

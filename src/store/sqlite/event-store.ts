@@ -56,7 +56,7 @@ export class SqliteEventStore implements LocalEventStore {
         .raw(),
       packsForUserBefore: c
         .prepare<[number, number, string], StoredRow>(
-          `select ${COLUMNS} from events where id > ? and id <= ? and substr(data, 1, 1) = '#' and +session_id in (${USER_SESSIONS}) order by id`,
+          `select ${COLUMNS} from events where id > ? and id <= ? and substr(data, 1, 1) in ('#', '$') and +session_id in (${USER_SESSIONS}) order by id`,
         )
         .raw(),
       getState: c.prepare<[string], number>('select value from event_log_state where name = ?').pluck(),
