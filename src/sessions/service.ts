@@ -91,11 +91,10 @@ export class SessionsService {
 
   /** 404 for an unknown session, 403 when the user is not a member of its workspace. */
   async requireAccess(userId: string, sessionId: string): Promise<SessionRow> {
-    const session = await this.store.sessions.findById(sessionId);
-    if (!session) throw notFound('Session');
-    const role = await this.store.workspaces.roleOf(session.workspace_id, userId);
-    if (!role) throw forbidden('You do not have access to this session');
-    return session;
+    const found = await this.store.sessions.findWithRole(sessionId, userId);
+    if (!found) throw notFound('Session');
+    if (!found.role) throw forbidden('You do not have access to this session');
+    return found.session;
   }
 
   async get(userId: string, sessionId: string, includeDetails: boolean) {

@@ -25,6 +25,21 @@ export class SessionsRepository {
     return this.prepared.first('sessions.findById', { id }, (db, v) => db.selectFrom('sessions').selectAll().where('id', '=', v.id));
   }
 
+  /** The session and the user's role in its workspace (null: not a member), in one read. */
+  async findWithRole(id: string, userId: string): Promise<{ session: SessionRow; role: string | null } | undefined> {
+    const row = await this.prepared.first('sessions.findWithRole', { id, userId }, (db, v) =>
+      db
+        .selectFrom('sessions')
+        .leftJoin('workspace_members', (join) => join.onRef('workspace_members.workspace_id', '=', 'sessions.workspace_id').on('workspace_members.user_id', '=', v.userId))
+        .selectAll('sessions')
+        .select('workspace_members.role as member_role')
+        .where('sessions.id', '=', v.id),
+    );
+    if (!row) return undefined;
+    const { member_role: role, ...session } = row;
+    return { session, role };
+  }
+
   findServiceSession(userId: string): Promise<SessionRow | undefined> {
     return this.db
       .selectFrom('sessions')
