@@ -214,6 +214,34 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
   });
 
+  test("a run's phases each in one statement on PostgreSQL: start (status + user message), turn (message + usage), finish once (run + session)", async () => {
+    const session = (await createSession()).body;
+    const { store } = server.inProcess!.context;
+    const now = new Date().toISOString();
+    const message = (id: string, role: 'user' | 'assistant', content: string) => ({
+      id, session_id: session.id, run_id: 'phase-run', role, content, tool_calls: null, tool_call_id: null, attachments: null, created_at: now,
+    });
+    await store.runs.create({
+      id: 'phase-run', session_id: session.id, user_id: alice.userId, kind: 'chat', state: 'running', prompt: 'hi', input: null, answer: null, error: null, error_code: null,
+      iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: now, finished_at: null,
+    });
+    await store.sessions.markRunning(session.id, now, message('phase-m1', 'user', "it's me"));
+    await store.runs.saveTurn('phase-run', message('phase-m2', 'assistant', 'first'), { iterations: 1, input_tokens: 10, output_tokens: 4 });
+    await store.runs.saveTurn('phase-run', message('phase-m3', 'assistant', 'second'), { iterations: 2, input_tokens: 25, output_tokens: 9 });
+    assert.equal((await store.sessions.findById(session.id))!.status, 'running');
+    assert.deepEqual((await store.messages.all(session.id)).map((m) => [m.position, m.role, m.content]), [[1, 'user', "it's me"], [2, 'assistant', 'first'], [3, 'assistant', 'second']]);
+    const progress = (await store.runs.findById('phase-run'))!;
+    assert.deepEqual([progress.iterations, Number(progress.input_tokens), Number(progress.output_tokens)], [2, 25, 9]);
+
+    const settle = { sessionId: session.id, usage: { inputTokens: 25, outputTokens: 9 }, outcome: 'completed' as const, at: now };
+    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'completed', answer: 'second', finished_at: now }, settle), true);
+    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle), false, 'a second ending loses');
+    const run = (await store.runs.findById('phase-run'))!;
+    assert.deepEqual([run.state, run.answer], ['completed', 'second']);
+    const settled = (await store.sessions.findById(session.id))!;
+    assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
+  });
+
   test('prepared queries: compiled once per shape, each call with its own values, a value left undefined makes a new shape', async () => {
     const { store } = server.inProcess!.context;
     const prepared = new PreparedQueries(store.handle.db);

@@ -2,6 +2,7 @@ import { isoNow, newId } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
+import type { NewMessage } from '../store/repositories/messages.js';
 import type { Store } from '../store/store.js';
 import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
@@ -36,24 +37,31 @@ export class StoreRunRecorder implements RunRecorder {
 
   async saveMessage(message: SavedMessage): Promise<void> {
     this.throwIfDeltaFailed();
-    await this.store.messages.append([
-      {
-        id: newId(),
-        session_id: this.sessionId,
-        run_id: this.runId,
-        role: message.role,
-        content: withoutNul(message.content),
-        tool_calls: message.tool_calls === undefined ? null : withoutNul(message.tool_calls),
-        tool_call_id: message.tool_call_id ?? null,
-        attachments: message.attachments?.length ? JSON.stringify(message.attachments) : null,
-        created_at: isoNow(),
-      },
-    ]);
+    await this.store.messages.append([this.row(message)]);
+  }
+
+  /** The run starts: its session becomes `running` with the user's message. */
+  async saveStart(message: SavedMessage): Promise<void> {
+    await this.store.sessions.markRunning(this.sessionId, isoNow(), this.row(message));
   }
 
   async saveTurn(message: SavedMessage, iterations: number, usage: Usage): Promise<void> {
-    await this.saveMessage(message);
-    await this.store.runs.update(this.runId, { iterations, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens });
+    this.throwIfDeltaFailed();
+    await this.store.runs.saveTurn(this.runId, this.row(message), { iterations, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens });
+  }
+
+  private row(message: SavedMessage): NewMessage {
+    return {
+      id: newId(),
+      session_id: this.sessionId,
+      run_id: this.runId,
+      role: message.role,
+      content: withoutNul(message.content),
+      tool_calls: message.tool_calls === undefined ? null : withoutNul(message.tool_calls),
+      tool_call_id: message.tool_call_id ?? null,
+      attachments: message.attachments?.length ? JSON.stringify(message.attachments) : null,
+      created_at: isoNow(),
+    };
   }
 
   private throwIfDeltaFailed(): void {

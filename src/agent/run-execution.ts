@@ -64,18 +64,20 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
 
   const finishedAt = isoNow();
   const durationMs = Date.now() - startedAt;
-  const won = await store.runs.transition(run.id, ['running'], {
+  const completed = {
     state: 'completed',
     answer: withoutNul(result.content),
     iterations: result.iterations,
     input_tokens: result.usage.inputTokens,
     output_tokens: result.usage.outputTokens,
     finished_at: finishedAt,
-  });
+  };
+  const won = await store.runs.finish(run.id, ['running'], completed, { sessionId: run.session_id, usage: result.usage, outcome: 'completed', at: finishedAt });
   if (!won) return;
-  await store.sessions.settleAfterRun(run.session_id, result.usage, 'completed', finishedAt);
   deps.observer.runFinished('completed', durationMs, result.usage);
-  const artifacts = (await store.artifacts.listForRun(run.id)).map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
+  // A run's artifacts come from its own tool calls: none written in this pass of a run that was never interrupted, none to read.
+  const recorded = resumed || tools.wroteFiles() ? await store.artifacts.listForRun(run.id) : [];
+  const artifacts = recorded.map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
   // Appended together, so both share one commit.
   await Promise.all([
     recorder.emit('done', {

@@ -236,8 +236,7 @@ export class RunManager implements RunControl, RunWaker {
   /** Records the start of a run (session running, run_started, the user message) and launches it. */
   private async begin(run: RunRow, session?: SessionRow): Promise<number> {
     const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
-    await this.deps.store.sessions.update(run.session_id, { status: 'running', updated_at: isoNow() });
-    await recorder.saveMessage({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
+    await recorder.saveStart({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
     // Both events go into the same commit: appended in order, awaited together.
     const [{ seq }] = await Promise.all([
       this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt }),

@@ -8,7 +8,10 @@ import type { AgentTools, RunRecorder } from './loop.js';
 import type { RunObserver } from './run-observer.js';
 
 
-/** The registry bound to one run: its workspace directory, its signal, and artifact recording. */
+/**
+ * The registry bound to one run: its workspace directory, its signal, and artifact recording.
+ * `wroteFiles` says whether this pass of the run recorded an artifact (else its run has none new).
+ */
 export function bindTools(options: {
   registry: ToolRegistry;
   store: Store;
@@ -21,15 +24,18 @@ export function bindTools(options: {
   allowed?: string[];
   workspacePolicy?: ToolPolicyOverrides | null;
   observer: RunObserver;
-}): AgentTools {
+}): AgentTools & { wroteFiles(): boolean } {
   const { registry, store, recorder, sessionId, runId, workspaceDir } = options;
+  let wroteFiles = false;
   const onFileDeleted = (relativePath: string) => store.artifacts.deleteByPath(sessionId, relativePath);
   const onFileWritten = async (relativePath: string) => {
+    wroteFiles = true;
     const artifact = await recordArtifact(store, { sessionId, runId, workspaceDir }, relativePath);
     if (artifact) await recorder.emit('artifact', presentArtifact(artifact));
   };
   const onWorkingMemoryChanged = (change: WorkingMemoryChange) => recorder.emit('working_memory', { ...change });
   return {
+    wroteFiles: () => wroteFiles,
     specs: () => registry.specs(options.allowed, undefined, options.workspacePolicy),
     fromWireName: (wireName) => registry.fromWireName(wireName),
     toWireName: (name) => registry.wireName(name),

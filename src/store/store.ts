@@ -34,9 +34,9 @@ export class Store {
     this.users = new UsersRepository(db);
     this.tokens = new TokensRepository(db);
     this.workspaces = new WorkspacesRepository(db);
-    this.sessions = new SessionsRepository(db);
+    this.sessions = new SessionsRepository(db, handle.dialect);
     this.messages = new MessagesRepository(db);
-    this.runs = new RunsRepository(db);
+    this.runs = new RunsRepository(db, handle.dialect);
     this.events = new EventsRepository(db);
     this.approvals = new ApprovalsRepository(db);
     this.artifacts = new ArtifactsRepository(db);

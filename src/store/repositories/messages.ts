@@ -1,8 +1,12 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type QueryCreator, sql } from 'kysely';
 import { PreparedQueries } from '../prepared.js';
 import type { Database, MessageRow } from '../schema.js';
 
 export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attachments?: string | null };
+
+/** The INSERT of one message after the session's last one (the position read inside it). */
+export const insertMessage = (db: QueryCreator<Database>, message: NewMessage) =>
+  db.insertInto('messages').values({ ...message, position: sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${message.session_id})` });
 
 export class MessagesRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
@@ -22,9 +26,7 @@ export class MessagesRepository {
     const sessionId = messages[0]!.session_id;
     if (messages.length === 1) {
       // A run saves one message at a time.
-      await this.prepared.execute('messages.appendOne', messages[0]!, (db, message) =>
-        db.insertInto('messages').values({ ...message, position: sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${message.session_id})` }),
-      );
+      await this.prepared.execute('messages.appendOne', messages[0]!, insertMessage);
       return;
     }
     const last = sql<number>`(select coalesce(max(position), 0) from messages where session_id = ${sessionId})`;

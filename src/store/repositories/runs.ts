@@ -1,5 +1,8 @@
 import type { Kysely, Updateable } from 'kysely';
+import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
+import { insertMessage, type NewMessage } from './messages.js';
+import { settledSession } from './sessions.js';
 import type { Database, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
@@ -10,7 +13,10 @@ export class RunsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
   private readonly prepared: PreparedQueries<Database>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {
     this.prepared = new PreparedQueries(db);
   }
 
@@ -94,6 +100,49 @@ export class RunsRepository {
         .set(set)
         .where('id', '=', runId)
         .where('state', 'in', [...from]),
+    );
+    return changed === 1;
+  }
+
+  /** A model turn ends: its message saved and the run's count and usage with it (on PostgreSQL in one statement). */
+  async saveTurn(id: string, message: NewMessage, progress: Pick<Updateable<RunsTable>, 'iterations' | 'input_tokens' | 'output_tokens'>): Promise<void> {
+    if (this.dialect === 'sqlite') {
+      await this.prepared.execute('messages.appendOne', message, insertMessage);
+      await this.update(id, progress);
+      return;
+    }
+    await this.prepared.execute('runs.saveTurn', { ...message, ...progress, runId: id }, (db, { runId, iterations, input_tokens, output_tokens, ...row }) =>
+      db
+        .with('message', (query) => insertMessage(query, row).returning('id'))
+        .updateTable('runs')
+        .set({ iterations, input_tokens, output_tokens })
+        .where('id', '=', runId),
+    );
+  }
+
+  /**
+   * Ends a run still in one of `from` and settles its session (usage, status: see settledSession);
+   * false when another ending won. On PostgreSQL in one statement.
+   */
+  async finish(
+    id: string,
+    from: readonly string[],
+    changes: Updateable<RunsTable>,
+    settle: { sessionId: string; usage: { inputTokens: number; outputTokens: number }; outcome: 'completed' | 'error'; at: string },
+  ): Promise<boolean> {
+    const outcome = { sessionId: settle.sessionId, input: settle.usage.inputTokens, output: settle.usage.outputTokens, outcome: settle.outcome as string, at: settle.at };
+    if (this.dialect === 'sqlite') {
+      if (!(await this.transition(id, from, changes))) return false;
+      await this.prepared.execute('runs.settle', outcome, (db, v) => db.updateTable('sessions').set((eb) => settledSession(eb, v)).where('id', '=', v.sessionId));
+      return true;
+    }
+    const changed = await this.prepared.changed(`runs.finish:${from.join('|')}`, { ...changes, ...outcome, runId: id }, (db, { runId, sessionId, input, output, outcome: result, at, ...set }) =>
+      db
+        .with('finished', (query) => query.updateTable('runs').set(set).where('id', '=', runId).where('state', 'in', [...from]).returning('id'))
+        .updateTable('sessions')
+        .set((eb) => settledSession(eb, { input, output, outcome: result, at }))
+        .where('id', '=', sessionId)
+        .where((eb) => eb.exists(eb.selectFrom('finished').select('finished.id'))),
     );
     return changed === 1;
   }

@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { Dialect } from '../database.js';
+import { insertMessage, type NewMessage } from './messages.js';
 import { PreparedQueries } from '../prepared.js';
 import type { Database, NewSession, SessionRow, SessionUpdate } from '../schema.js';
 
@@ -13,7 +15,10 @@ export class SessionsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
   private readonly prepared: PreparedQueries<Database>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {
     this.prepared = new PreparedQueries(db);
   }
 
@@ -76,21 +81,25 @@ export class SessionsRepository {
    */
   async settleAfterRun(id: string, usage: { inputTokens: number; outputTokens: number }, outcome: 'completed' | 'error', at: string): Promise<void> {
     const values = { id, input: usage.inputTokens, output: usage.outputTokens, outcome: outcome as string, at };
-    await this.prepared.execute('sessions.settleAfterRun', values, (db, v) =>
+    await this.prepared.execute('sessions.settleAfterRun', values, (db, v) => db.updateTable('sessions').set((eb) => settledSession(eb, v)).where('id', '=', v.id));
+  }
+
+  /**
+   * A run starts: the session becomes `running` and gets the user's message. On PostgreSQL one
+   * statement (one round trip before the model is called, not two).
+   */
+  async markRunning(id: string, at: string, message: NewMessage): Promise<void> {
+    if (this.dialect === 'sqlite') {
+      await this.update(id, { status: 'running', updated_at: at });
+      await this.prepared.execute('messages.appendOne', message, insertMessage);
+      return;
+    }
+    await this.prepared.execute('sessions.markRunning', { ...message, sessionId: id, at }, (db, { sessionId, at: updatedAt, ...row }) =>
       db
+        .with('message', (query) => insertMessage(query, row).returning('id'))
         .updateTable('sessions')
-        .set((eb) => ({
-          input_tokens: eb('input_tokens', '+', v.input),
-          output_tokens: eb('output_tokens', '+', v.output),
-          status: eb
-            .case()
-            .when(eb.exists(eb.selectFrom('runs').select('runs.id').whereRef('runs.session_id', '=', 'sessions.id').where('runs.state', '=', 'queued')))
-            .then('running')
-            .else(v.outcome)
-            .end(),
-          updated_at: v.at,
-        }))
-        .where('id', '=', v.id),
+        .set({ status: 'running', updated_at: updatedAt })
+        .where('id', '=', sessionId),
     );
   }
 
@@ -110,3 +119,19 @@ export class SessionsRepository {
     return rows.map((row) => row.id);
   }
 }
+
+/**
+ * What a session becomes after a run: its usage added, and `running` while another run of it is
+ * queued, otherwise the run's outcome.
+ */
+export const settledSession = (eb: ExpressionBuilder<Database, 'sessions'>, v: { input: number; output: number; outcome: string; at: string }) => ({
+  input_tokens: eb('input_tokens', '+', v.input),
+  output_tokens: eb('output_tokens', '+', v.output),
+  status: eb
+    .case()
+    .when(eb.exists(eb.selectFrom('runs').select('runs.id').whereRef('runs.session_id', '=', 'sessions.id').where('runs.state', '=', 'queued')))
+    .then('running')
+    .else(v.outcome)
+    .end(),
+  updated_at: v.at,
+});
