@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AnthropicProvider } from '../src/agent/providers/anthropic.js';
-import { buildProviders, providersFromEnv, SPARK_BASE_URL } from '../src/agent/providers/from-config.js';
+import { buildProviders, providersFromEnv } from '../src/agent/providers/from-config.js';
 import type { HttpProviderOptions } from '../src/agent/providers/http-provider-options.js';
 import { OfflineProvider } from '../src/agent/providers/offline.js';
 import { OpenAICompatibleProvider } from '../src/agent/providers/openai-compatible.js';
@@ -730,21 +730,20 @@ test('buildProviders: SPARK_API_KEY derives the spark provider and calls its end
   assert.equal(built.model.model, '4.0Ultra');
   assert.equal(built.model.name, 'spark');
 
-  // Intercept fetch to prove the wiring (URL, key) without touching the network.
-  const originalFetch = globalThis.fetch;
-  const calls: Array<{ url: string; authorization: string | null }> = [];
-  globalThis.fetch = async (input, init) => {
-    calls.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
-    const body = 'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n';
-    return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
-  };
+  // SPARK_BASE_URL (like OPENAI_BASE_URL) points it at a loopback server speaking the same wire format.
+  const fake = await startFakeOpenAI({ defaultTurn: { text: 'hi' } });
   try {
-    const events = await collect(built.model.stream(request(ask('hi'))));
+    const env = { SPARK_API_KEY: 'spark-secret', SPARK_BASE_URL: fake.baseUrl };
+    assert.equal(providersFromEnv(env).spark?.base_url, fake.baseUrl);
+    const events = await collect(buildProviders(noConfig, env).model.stream(request(ask('hi'))));
     assert.equal(textOf(events), 'hi');
+    assert.deepEqual(
+      fake.requests.map((recorded) => [recorded.path, recorded.headers.authorization, (recorded.body as { model?: string }).model]),
+      [['/v1/chat/completions', 'Bearer spark-secret', '4.0Ultra']],
+    );
   } finally {
-    globalThis.fetch = originalFetch;
+    await fake.close();
   }
-  assert.deepEqual(calls, [{ url: `${SPARK_BASE_URL}/chat/completions`, authorization: 'Bearer spark-secret' }]);
 });
 
 test('buildProviders: OPENAI and ANTHROPIC keys derive openai and claude; first found is default', () => {

@@ -75,7 +75,7 @@ export function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, Provide
   if (env.SPARK_API_KEY) {
     result.spark = providerDefaults({
       type: 'openai-compatible',
-      base_url: SPARK_BASE_URL,
+      base_url: env.SPARK_BASE_URL || SPARK_BASE_URL,
       api_key_env: 'SPARK_API_KEY',
       model: '4.0Ultra',
       context_window: 32_768,

@@ -49,7 +49,7 @@ function messageOf(value: unknown): string | undefined {
 }
 
 /** Turns a non-2xx response into a ModelError; reads at most a small prefix of the body. */
-export async function modelErrorFromResponse(provider: string, response: Response): Promise<ModelError> {
+export async function modelErrorFromResponse(provider: string, response: { status: number; headers: Headers; text(): Promise<string> }): Promise<ModelError> {
   let text = '';
   try {
     text = (await response.text()).slice(0, 4000);

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { abortReason } from './abort.js';
 import { errorMessageFromBody, modelErrorFromResponse } from './http-errors.js';
@@ -15,12 +17,18 @@ export interface SseRequest {
   idleTimeoutMs: number;
 }
 
+/** Kept-alive connections to model servers, shared by every run. */
+const agents = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
+
 /**
  * POSTs a JSON body and yields the server-sent events of the response, those of one network read
  * together (a burst of tokens then costs one step of each consumer's loop, not one per token). Owns the transport
  * failure semantics shared by every HTTP provider: non-2xx → ModelError (retryable for
  * 408/409/429/5xx, with Retry-After), connection errors and idle timeouts → retryable ModelError,
  * caller abort → the abort reason. Stopping iteration early cancels the HTTP request.
+ *
+ * On node:http, not fetch: a relayed token is one network read, and fetch's web streams cost
+ * about twice as much CPU per read (bench/RESULTS.md, "Fourth round").
  */
 export async function* streamServerSentEvents(request: SseRequest): AsyncGenerator<EventSourceMessage[]> {
   const { provider, signal, idleTimeoutMs } = request;
@@ -28,15 +36,13 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
 
   const transport = new AbortController();
   let timedOut = false;
-  let idleTimer: NodeJS.Timeout | undefined;
-  const stopIdleTimer = () => clearTimeout(idleTimer);
-  const startIdleTimer = () => {
-    stopIdleTimer();
-    idleTimer = setTimeout(() => {
-      timedOut = true;
-      transport.abort();
-    }, idleTimeoutMs);
-  };
+  // A slow consumer must not count as a silent server: while it holds a batch the clock only re-arms.
+  let consuming = false;
+  const idleTimer = setTimeout(function onIdle() {
+    if (consuming) return void idleTimer.refresh();
+    timedOut = true;
+    transport.abort();
+  }, idleTimeoutMs);
   const onCallerAbort = () => transport.abort(signal.reason);
   signal.addEventListener('abort', onCallerAbort, { once: true });
 
@@ -50,76 +56,118 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
   };
 
   let bodyRead = false;
+  let response: IncomingMessage | undefined;
   try {
-    startIdleTimer();
-    let response: Response;
     try {
-      response = await fetch(request.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...request.headers },
-        body: JSON.stringify(request.body),
-        signal: transport.signal,
-      });
+      response = await post(request, transport.signal);
     } catch (error) {
       throw translate(error);
     }
-    if (!response.ok) throw await modelErrorFromResponse(provider, response);
-    if (!response.body) throw new ModelError(`${provider}: response has no body`, { retryable: true, provider });
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) throw await modelErrorFromResponse(provider, await failure(response, status));
     await rejectNonStreamBody(provider, response);
 
     let pending: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (event) => pending.push(event) });
-    const decoder = new TextDecoder();
-    const reader = response.body.getReader();
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        throw translate(error);
+    response.setEncoding('utf8');
+    try {
+      for await (const text of response as AsyncIterable<string>) {
+        idleTimer.refresh();
+        parser.feed(text);
+        if (pending.length > 0) {
+          const batch = pending;
+          pending = [];
+          consuming = true;
+          yield batch;
+          consuming = false;
+          idleTimer.refresh();
+        }
+        if (signal.aborted) throw abortReason(signal);
       }
-      if (chunk.done) break;
-      parser.feed(decoder.decode(chunk.value, { stream: true }));
-      // A slow consumer must not count as a silent server, so the idle clock pauses while we yield.
-      stopIdleTimer();
-      if (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        yield batch;
-      }
-      if (signal.aborted) throw abortReason(signal);
-      startIdleTimer();
+    } catch (error) {
+      throw translate(error);
     }
-    parser.feed(decoder.decode());
-    if (pending.length > 0) yield pending;
+    if (!response.complete) throw translate(new Error('the response ended before its end'));
     bodyRead = true;
+    if (pending.length > 0) yield pending;
   } finally {
-    stopIdleTimer();
+    clearTimeout(idleTimer);
     signal.removeEventListener('abort', onCallerAbort);
-    // Releases the socket when the consumer stopped early or we threw mid-body. A body read to
-    // its end has released it already, and an abort costs a DOMException with its stack.
-    if (!bodyRead) transport.abort();
+    // Releases the socket when the consumer stopped early or we threw mid-body; a body read to
+    // its end has gone back to the pool already.
+    if (!bodyRead) {
+      transport.abort();
+      response?.destroy();
+    }
   }
 }
 
+function post(request: SseRequest, signal: AbortSignal): Promise<IncomingMessage> {
+  const url = new URL(request.url);
+  const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
+  if (!send) return Promise.reject(new ModelError(`${request.provider}: unsupported URL scheme ${url.protocol}`, { retryable: false, provider: request.provider }));
+  const body = JSON.stringify(request.body);
+  return new Promise((resolve, reject) => {
+    const outgoing = send(
+      url,
+      {
+        method: 'POST',
+        agent: agents[url.protocol as keyof typeof agents],
+        signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...request.headers, 'content-length': Buffer.byteLength(body) },
+      },
+      resolve,
+    );
+    outgoing.once('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/** At most this much of an error body is read: the message is in its first few hundred bytes. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The body's text, up to `limit` bytes (then the connection is dropped); '' when it breaks off. */
+async function readText(response: IncomingMessage, limit = MAX_ERROR_BODY_BYTES): Promise<string> {
+  let text = '';
+  response.setEncoding('utf8');
+  try {
+    for await (const chunk of response as AsyncIterable<string>) {
+      text += chunk;
+      if (text.length >= limit) {
+        response.destroy();
+        break;
+      }
+    }
+  } catch {
+    // A cut body: what arrived still names the failure.
+  }
+  return text;
+}
+
+/** What modelErrorFromResponse reads of a failed response. */
+async function failure(response: IncomingMessage, status: number): Promise<{ status: number; headers: Headers; text(): Promise<string> }> {
+  const text = await readText(response);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return { status, headers, text: async () => text };
+}
+
 /** Some gateways answer 200 with a JSON error instead of a stream; surface that message. */
-async function rejectNonStreamBody(provider: string, response: Response): Promise<void> {
-  const contentType = response.headers.get('content-type') ?? '';
+async function rejectNonStreamBody(provider: string, response: IncomingMessage): Promise<void> {
+  const contentType = response.headers['content-type'] ?? '';
   if (!contentType.includes('application/json')) return;
-  const text = await response.text();
+  const text = await readText(response);
   throw new ModelError(`${provider}: expected an event stream, got JSON: ${errorMessageFromBody(text)}`, {
     retryable: false,
     provider,
   });
 }
 
-/** undici reports "fetch failed" and hides the useful part (ECONNREFUSED, socket closed) in `cause`. */
+/** node:http's errors carry the reason in their message and `code` (ECONNREFUSED, ECONNRESET: "socket hang up"). */
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as Error & { code?: unknown }).code;
-    return `${error.message} (${typeof code === 'string' ? `${code}: ` : ''}${cause.message})`;
-  }
-  return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
 }
