@@ -74,12 +74,21 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
   private readonly missing = new Set<string>();
   private saving: Promise<void> | null = null;
 
+  /**
+   * The log's writes on a connection of their own: on the shared pool a batch queued behind the
+   * runs' bookkeeping at 100 streams, held back deltas past MAX_UNWRITTEN_EVENTS and the durable
+   * events a run waits for. A pool of one reconnects by itself.
+   */
+  private readonly writer: pg.Pool;
+
   private constructor(
     pool: pg.Pool,
     private readonly lockHolder: pg.Client,
     private nextId: number,
   ) {
     super(pool);
+    this.writer = new pg.Pool({ ...pool.options, max: 1, idleTimeoutMillis: 0 });
+    this.writer.on('error', () => {});
   }
 
   static async open(pool: pg.Pool, options: { lockWaitMs?: number } = {}): Promise<PostgresSingleWriterEventStore> {
@@ -137,7 +146,7 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
     const values = rows.map((row) => [row.id, row.sessionId, row.seq, row.runId, row.type, row.data, row.createdAt]);
     const query = { name: 'td_events_write', text: WRITE, values: [JSON.stringify(values), highest] };
     // Only the rows left out come back: at rest, none.
-    const { rows: left } = await this.pool.query<{ id: number }>(query);
+    const { rows: left } = await this.writer.query<{ id: number }>(query);
     const rejected = new Set<number>();
     if (left.length > 0) {
       const rowsById = new Map(rows.map((row) => [row.id, row]));
@@ -161,10 +170,11 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
   async close(): Promise<void> {
     try {
       await this.saveCounters(false);
-      await this.pool.query(SET_STATE, ['max_id', this.nextId - 1]);
-      if (this.nextId > 1) await this.pool.query(`select setval('events_id_seq', $1)`, [this.nextId - 1]);
-      await this.pool.query(SET_STATE, ['clean_shutdown', 1]);
+      await this.writer.query(SET_STATE, ['max_id', this.nextId - 1]);
+      if (this.nextId > 1) await this.writer.query(`select setval('events_id_seq', $1)`, [this.nextId - 1]);
+      await this.writer.query(SET_STATE, ['clean_shutdown', 1]);
     } finally {
+      await this.writer.end().catch(() => {});
       await this.lockHolder.end().catch(() => {});
     }
   }
@@ -178,7 +188,7 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
     this.saving ??= (async () => {
       const saved = [...this.lastSeq];
       try {
-        await this.pool.query({ name: 'td_events_save_counters', text: SAVE_COUNTERS, values: [saved.map(([id]) => id), saved.map(([, seq]) => seq)] });
+        await this.writer.query({ name: 'td_events_save_counters', text: SAVE_COUNTERS, values: [saved.map(([id]) => id), saved.map(([, seq]) => seq)] });
         if (evict) for (const [id, seq] of saved) if (this.lastSeq.get(id) === seq) this.lastSeq.delete(id);
       } finally {
         this.saving = null;
