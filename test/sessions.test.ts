@@ -263,6 +263,11 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual([(await row(one.id)).title, (await row(one.id)).status], ['renamed', 'completed'], 'the status was not touched');
     assert.equal(await update('no-such-session', { title: 'x', status: 'error' }), 0);
     assert.equal(builds, 2);
+    await assert.rejects(
+      prepared.rows('test.list', { ids: ['a', 'b'] }, (db, v) => db.selectFrom('sessions').selectAll().where('id', 'in', v.ids)),
+      /value "ids" is not a scalar/,
+      'a list has no single place among the parameters',
+    );
   });
 
   test('delete removes the session, its directory and its events (204), then 404', async () => {

@@ -32,7 +32,14 @@ export class PreparedQueries<DB> {
     let compiled = this.compiled.get(shape);
     if (!compiled) {
       const slots: Record<string, Slot | undefined> = {};
-      for (const key in values) slots[key] = values[key] === undefined ? undefined : new Slot(key);
+      for (const key in values) {
+        const value = values[key];
+        // Kysely turns an array or an expression into more than one parameter: such a value has no single place.
+        if (Array.isArray(value) || (typeof value === 'object' && value !== null && !(value instanceof Date) && !Buffer.isBuffer(value)) || typeof value === 'function') {
+          throw new TypeError(`prepared query ${name}: value "${key}" is not a scalar`);
+        }
+        slots[key] = value === undefined ? undefined : new Slot(key);
+      }
       compiled = build(this.db, slots as V).compile();
       if (this.compiled.size < CAPACITY) this.compiled.set(shape, compiled);
     }
