@@ -81,6 +81,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const bus = new LocalEventBus((error) => logger.error({ err: error }, 'event listener failed'));
   // Several processes write only in scale-out (PostgreSQL + Redis, SPEC §11); otherwise this one numbers events itself.
   const log = new EventLog(await store.openEventStore({ shared: store.handle.dialect === 'postgres' && Boolean(config.redis.url) }), bus);
+  sessions.onCreated = (sessionId) => log.sessionCreated(sessionId);
   const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
   const shellChoice = await selectShellSandbox(config.tools.shell, { hiddenPaths: [config.data.dir], bwrapPath: options.bwrapPath });
   logger[shellChoice.log.level](shellChoice.log.message);

@@ -242,6 +242,14 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
   });
 
+  test("a session this process creates starts its event counter at 0 without reading it (PostgreSQL: no round trip before the first run's first event)", async () => {
+    const session = (await createSession()).body;
+    const eventStore = (server.inProcess!.context.streams.log as unknown as { store: { allocate(id: string): { seq: number } | null | undefined } }).store;
+    assert.equal(eventStore.allocate(session.id)?.seq, 1, 'known at once, no load');
+    await server.inProcess!.context.streams.log.append(session.id, null, 'status', { state: 'after the first cursor' });
+    assert.deepEqual((await server.inProcess!.context.streams.log.listAfter(session.id, 0)).map((event) => event.seq), [2]);
+  });
+
   test('prepared queries: compiled once per shape, each call with its own values, a value left undefined makes a new shape', async () => {
     const { store } = server.inProcess!.context;
     const prepared = new PreparedQueries(store.handle.db);

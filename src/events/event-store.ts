@@ -58,6 +58,8 @@ export interface LocalEventStore extends EventReader {
   allocate(sessionId: string): EventCursors | null | undefined;
   /** Brings the session's counter into memory (a no-op for a store that reads it synchronously). */
   load(sessionId: string): Promise<void>;
+  /** A session this process has just created: its counter is 0, known without reading it. */
+  created(sessionId: string): void;
   /**
    * Writes the events in one transaction: synchronously (SQLite, which answers `busy` while
    * another transaction is open on its connection) or asynchronously (PostgreSQL). One write at

@@ -31,6 +31,14 @@ export class EventLog {
     this.appender.appendDelta(draft(sessionId, runId, type, data), data, onError);
   }
 
+  /**
+   * A session this process has just created: a log that numbers events itself starts its counter
+   * at 0 without reading it (on PostgreSQL a round trip before the first run's first event).
+   */
+  sessionCreated(sessionId: string): void {
+    if (this.store.kind === 'local') this.store.created(sessionId);
+  }
+
   /** Resolves once every event appended so far is durable and published. */
   drain(): Promise<void> {
     return this.appender.drain();

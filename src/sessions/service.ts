@@ -42,6 +42,8 @@ export const presentArtifact = (row: ArtifactRow): Artifact => ({
 export class SessionsService {
   /** Set once the agent runtime exists; until then no session can have a run to stop. */
   runControl: RunControl | null = null;
+  /** Told of every session created (the event log primes its counter). */
+  onCreated: ((sessionId: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -74,6 +76,7 @@ export class SessionsService {
       updated_at: now,
     };
     await this.store.sessions.create(row);
+    this.onCreated?.(row.id);
     await this.directories.ensure(row.id);
     return presentSession(row);
   }

@@ -132,6 +132,11 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
     return { id: this.nextId++, seq: last + 1 };
   }
 
+  created(sessionId: string): void {
+    this.missing.delete(sessionId);
+    if (!this.lastSeq.has(sessionId)) this.lastSeq.set(sessionId, 0);
+  }
+
   async load(sessionId: string): Promise<void> {
     const { rows } = await this.pool.query<{ seq: number }>({ name: 'td_events_session_seq', text: SESSION_SEQ, values: [sessionId] });
     if (this.lastSeq.has(sessionId)) return;

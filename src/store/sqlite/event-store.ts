@@ -137,6 +137,10 @@ export class SqliteEventStore implements LocalEventStore {
   /** Counters are read synchronously by `allocate`. */
   async load(): Promise<void> {}
 
+  created(sessionId: string): void {
+    if (!this.lastSeq.has(sessionId)) this.lastSeq.set(sessionId, 0);
+  }
+
   write(events: StoredEvent[]): WriteResult {
     if (this.connection.inTransaction) return { busy: true };
     const rejected = new Set<number>();
