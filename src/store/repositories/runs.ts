@@ -2,7 +2,7 @@ import type { Kysely, Updateable } from 'kysely';
 import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
 import { insertMessage, type NewMessage } from './messages.js';
-import { settledSession } from './sessions.js';
+import { settledSession, settleSession, settlement } from './sessions.js';
 import type { Database, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
@@ -130,10 +130,10 @@ export class RunsRepository {
     changes: Updateable<RunsTable>,
     settle: { sessionId: string; usage: { inputTokens: number; outputTokens: number }; outcome: 'completed' | 'error'; at: string },
   ): Promise<boolean> {
-    const outcome = { sessionId: settle.sessionId, input: settle.usage.inputTokens, output: settle.usage.outputTokens, outcome: settle.outcome as string, at: settle.at };
+    const outcome = settlement(settle.sessionId, settle.usage, settle.outcome, settle.at);
     if (this.dialect === 'sqlite') {
       if (!(await this.transition(id, from, changes))) return false;
-      await this.prepared.execute('runs.settle', outcome, (db, v) => db.updateTable('sessions').set((eb) => settledSession(eb, v)).where('id', '=', v.sessionId));
+      await this.prepared.execute('sessions.settle', outcome, settleSession);
       return true;
     }
     const changed = await this.prepared.changed(`runs.finish:${from.join('|')}`, { ...changes, ...outcome, runId: id }, (db, { runId, sessionId, input, output, outcome: result, at, ...set }) =>

@@ -80,8 +80,7 @@ export class SessionsRepository {
    * while another run of the session is queued, otherwise the run's outcome).
    */
   async settleAfterRun(id: string, usage: { inputTokens: number; outputTokens: number }, outcome: 'completed' | 'error', at: string): Promise<void> {
-    const values = { id, input: usage.inputTokens, output: usage.outputTokens, outcome: outcome as string, at };
-    await this.prepared.execute('sessions.settleAfterRun', values, (db, v) => db.updateTable('sessions').set((eb) => settledSession(eb, v)).where('id', '=', v.id));
+    await this.prepared.execute('sessions.settle', settlement(id, usage, outcome, at), settleSession);
   }
 
   /**
@@ -120,11 +119,31 @@ export class SessionsRepository {
   }
 }
 
+/** What settles a session after a run, as query values. */
+export type Settlement = {
+  sessionId: string;
+  input: number;
+  output: number;
+  outcome: string;
+  at: string;
+};
+
+export const settlement = (sessionId: string, usage: { inputTokens: number; outputTokens: number }, outcome: 'completed' | 'error', at: string): Settlement => ({
+  sessionId,
+  input: usage.inputTokens,
+  output: usage.outputTokens,
+  outcome,
+  at,
+});
+
+/** The UPDATE that settles a session after a run (see settledSession). */
+export const settleSession = (db: Kysely<Database>, v: Settlement) => db.updateTable('sessions').set((eb) => settledSession(eb, v)).where('id', '=', v.sessionId);
+
 /**
  * What a session becomes after a run: its usage added, and `running` while another run of it is
  * queued, otherwise the run's outcome.
  */
-export const settledSession = (eb: ExpressionBuilder<Database, 'sessions'>, v: { input: number; output: number; outcome: string; at: string }) => ({
+export const settledSession = (eb: ExpressionBuilder<Database, 'sessions'>, v: Omit<Settlement, 'sessionId'>) => ({
   input_tokens: eb('input_tokens', '+', v.input),
   output_tokens: eb('output_tokens', '+', v.output),
   status: eb
