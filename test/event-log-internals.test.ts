@@ -132,7 +132,7 @@ describe('event log internals (SQLite)', () => {
     await second.store.close();
   });
 
-  test('a durable event writes only its own session with it; a delta behind it waits for it, in cursor order', async () => {
+  test('a durable event writes only its own session with it; deltas behind it wait: those of its session on it, global subscribers in id order', async () => {
     const { store } = await sqliteStore();
     await addSession(store, 's1');
     await addSession(store, 's2');
@@ -140,6 +140,13 @@ describe('event log internals (SQLite)', () => {
     const log = new EventLog(await store.openEventStore(), bus);
     const published: string[] = [];
     bus.subscribeAll((event) => published.push(`${event.sessionId}:${event.type}`));
+    const ofSession = (sessionId: string) => {
+      const seen: string[] = [];
+      bus.subscribeSession(sessionId, (event) => seen.push(event.type));
+      return seen;
+    };
+    const s1Seen = ofSession('s1');
+    const s2Seen = ofSession('s2');
     const noError = (error: unknown) => assert.fail(String(error));
     const stored = async () => (await store.handle.db.selectFrom('events').select(['session_id', 'type']).orderBy('id').execute()).map((row) => `${row.session_id}:${row.type}`);
 
@@ -150,11 +157,16 @@ describe('event log internals (SQLite)', () => {
 
     const durable = log.append('s1', null, 'tool_result', { tool: 'x' });
     log.appendDelta('s2', null, 'content', { text: 'behind it' }, noError);
-    assert.deepEqual(published, ['s2:content', 's1:tool_call'], 'the delta behind the waiting event waits for it');
-    await durable;
-    assert.deepEqual(published, ['s2:content', 's1:tool_call', 's1:tool_result', 's2:content']);
+    log.appendDelta('s1', null, 'content', { text: 'behind it in its session' }, noError);
+    assert.deepEqual(s2Seen, ['content', 'content'], "another session's delta reaches that session's subscribers at once");
+    assert.deepEqual(s1Seen, ['tool_call'], "the waiting event's session gets nothing past it");
+    assert.deepEqual(published, ['s2:content', 's1:tool_call'], 'global subscribers get nothing past the waiting id');
+    const head = await log.headId();
+    assert.ok(head < (await durable).id, 'a Service API stream opened meanwhile starts before the waiting id');
+    assert.deepEqual(s1Seen, ['tool_call', 'tool_result', 'content']);
+    assert.deepEqual(published, ['s2:content', 's1:tool_call', 's1:tool_result', 's2:content', 's1:content'], 'in id order');
     await log.close();
-    assert.deepEqual(await stored(), ['s2:content', 's1:tool_call', 's1:tool_result'], "s2's two deltas share one row (a pack, keyed by its first id)");
+    assert.deepEqual(await stored(), ['s2:content', 's1:tool_call', 's1:tool_result', 's1:content'], "s2's two deltas share one row (a pack, keyed by its first id)");
     await store.close();
   });
 

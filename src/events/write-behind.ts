@@ -27,8 +27,9 @@ interface Unwritten {
  * as events arrive. Token deltas are published at once and written in batches every
  * WRITE_BEHIND_MS; every other event is written, together with its session's deltas before it,
  * before it is published. Publication follows cursor order: once an event waits for its write,
- * later deltas wait behind it, and go out as soon as it does. One write is in flight at a time
- * (a store may write asynchronously).
+ * its session's later deltas wait behind it and go out as soon as it does, while other sessions'
+ * deltas go on to their subscribers; global subscribers (ordered by id) get those once no lower
+ * id waits. One write is in flight at a time (a store may write asynchronously).
  *
  * What a crash can take back: at most the last WRITE_BEHIND_MS of token deltas (never more than
  * MAX_UNWRITTEN_EVENTS), in each session all of them after its last durable event, i.e. part of a
@@ -39,8 +40,12 @@ export class WriteBehindAppender implements EventAppender {
   private unwritten: Unwritten[] = [];
   /** Handed to the store, not yet settled (asynchronous stores only); these come before `unwritten`. */
   private inFlight: Unwritten[] = [];
-  /** True while some unwritten or in-flight event is not yet published. */
-  private blocked = false;
+  /** Numbered but not yet published, by id; a Map iterates in insertion order, which is id order. */
+  private readonly unpublished = new Map<number, StoredEvent>();
+  /** How many of each session's events are unpublished: a session's deltas wait behind its own events only. */
+  private readonly unpublishedPerSession = new Map<string, number>();
+  /** Published to their sessions, waiting for an unpublished lower id before global subscribers get them; in id order. */
+  private heldFromAll: StoredEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   /** The timer fired while a write was in flight: write everything once it settles. */
   private flushDue = false;
@@ -65,7 +70,7 @@ export class WriteBehindAppender implements EventAppender {
         const event = toEvent(draft, data, cursors);
         if (!event) return reject(new SessionGoneError(draft.sessionId));
         this.unwritten.push({ event, published: false, resolve, reject });
-        this.blocked = true;
+        this.hold(event);
         // Durable events of other runs arriving in the same turn of the event loop share the commit.
         this.writeSoon();
       });
@@ -77,13 +82,13 @@ export class WriteBehindAppender implements EventAppender {
       const event = toEvent(draft, data, cursors);
       if (!event) return onError(new SessionGoneError(draft.sessionId));
       const full = this.unwritten.length + this.inFlight.length >= MAX_UNWRITTEN_EVENTS;
-      const publishNow = !this.blocked && !full;
+      const publishNow = !full && !this.unpublishedPerSession.has(draft.sessionId);
       this.unwritten.push({ event, published: publishNow, onError });
       if (publishNow) {
-        this.bus.publish([event]);
+        this.publish([event]);
         this.startTimer();
       } else {
-        this.blocked = true;
+        this.hold(event);
         this.writeSoon(full);
       }
     });
@@ -115,15 +120,51 @@ export class WriteBehindAppender implements EventAppender {
   }
 
   firstUnpublished(sessionId?: string): StoredEvent | undefined {
-    if (!this.blocked) return undefined;
-    let first: StoredEvent | undefined;
-    for (const list of [this.inFlight, this.unwritten]) {
-      for (const entry of list) {
-        if (entry.published || (sessionId !== undefined && entry.event.sessionId !== sessionId)) continue;
-        if (!first || entry.event.id < first.id) first = entry.event;
-      }
+    if (this.unpublished.size === 0) return undefined;
+    if (sessionId === undefined) return this.unpublished.values().next().value;
+    if (!this.unpublishedPerSession.has(sessionId)) return undefined;
+    for (const event of this.unpublished.values()) if (event.sessionId === sessionId) return event;
+    return undefined;
+  }
+
+  private hold(event: StoredEvent): void {
+    this.unpublished.set(event.id, event);
+    this.unpublishedPerSession.set(event.sessionId, (this.unpublishedPerSession.get(event.sessionId) ?? 0) + 1);
+  }
+
+  /** The event is published, or will never be (its write failed). */
+  private unhold(event: StoredEvent): void {
+    if (!this.unpublished.delete(event.id)) return;
+    const left = this.unpublishedPerSession.get(event.sessionId)! - 1;
+    if (left === 0) this.unpublishedPerSession.delete(event.sessionId);
+    else this.unpublishedPerSession.set(event.sessionId, left);
+  }
+
+  /** Publishes events (in id order, none held) to their sessions now, and to global subscribers once no lower id waits. */
+  private publish(events: StoredEvent[]): void {
+    this.bus.publishToSessions(events);
+    if (this.heldFromAll.length === 0 && (this.unpublished.size === 0 || events.at(-1)!.id < this.lowestUnpublishedId())) {
+      this.bus.publishToAll(events);
+      return;
     }
-    return first;
+    this.heldFromAll = mergeById(this.heldFromAll, events);
+    this.releaseToAll();
+  }
+
+  /** Global subscribers get the held events below the lowest id still unpublished. */
+  private releaseToAll(): void {
+    const held = this.heldFromAll;
+    if (held.length === 0) return;
+    const floor = this.unpublished.size === 0 ? Infinity : this.lowestUnpublishedId();
+    let count = 0;
+    while (count < held.length && held[count]!.id < floor) count++;
+    if (count === 0) return;
+    this.heldFromAll = count === held.length ? [] : held.slice(count);
+    this.bus.publishToAll(count === held.length ? held : held.slice(0, count));
+  }
+
+  private lowestUnpublishedId(): number {
+    return this.unpublished.keys().next().value ?? Infinity;
   }
 
   private allWritten(): boolean {
@@ -185,10 +226,11 @@ export class WriteBehindAppender implements EventAppender {
     this.lastWriteAt = performance.now();
     const toPublish: StoredEvent[] = [];
     for (const entry of batch) {
-      if (rejected.has(entry.event.id)) continue;
-      if (!entry.published) toPublish.push(entry.event);
+      if (entry.published) continue;
+      this.unhold(entry.event);
+      if (!rejected.has(entry.event.id)) toPublish.push(entry.event);
     }
-    if (toPublish.length > 0) this.bus.publish(toPublish);
+    if (toPublish.length > 0) this.publish(toPublish);
     for (const entry of batch) {
       if (rejected.has(entry.event.id)) (entry.reject ?? entry.onError)?.(new SessionGoneError(entry.event.sessionId));
       else entry.resolve?.(entry.event);
@@ -199,39 +241,50 @@ export class WriteBehindAppender implements EventAppender {
 
   /** The database failed outright: nothing of the batch is stored; say so to everyone waiting on it. */
   private failed(batch: Unwritten[], error: unknown): void {
-    for (const entry of batch) (entry.reject ?? entry.onError)?.(error);
+    for (const entry of batch) {
+      this.unhold(entry.event);
+      (entry.reject ?? entry.onError)?.(error);
+    }
     this.releaseDeltas();
     if (this.allWritten()) this.wakeWaiters();
   }
 
   /**
-   * Deltas that waited only because an earlier event was not yet published go out as soon as it
-   * is (they are written later, like any delta), up to the limit of published unwritten events.
+   * Deltas that waited only because an earlier event of their session was not yet published go
+   * out as soon as it is (they are written later, like any delta), up to the limit of published
+   * unwritten events. Called with no write in flight, so every unpublished event is here.
    */
   private releaseDeltas(): void {
+    if (this.unpublished.size === 0) return this.releaseToAll();
     const released: StoredEvent[] = [];
     let publishedUnwritten = 0;
     for (const entry of this.unwritten) if (entry.published) publishedUnwritten++;
+    let waiting: Set<string> | undefined;
     for (const entry of this.unwritten) {
       if (entry.published) continue;
-      // A durable event, and everything after it, waits for its write.
-      if (entry.resolve || publishedUnwritten >= MAX_UNWRITTEN_EVENTS) break;
+      if (publishedUnwritten >= MAX_UNWRITTEN_EVENTS) break;
+      const sessionId = entry.event.sessionId;
+      // A durable event, and everything of its session after it, waits for its write.
+      if (entry.resolve || waiting?.has(sessionId)) {
+        (waiting ??= new Set()).add(sessionId);
+        continue;
+      }
       entry.published = true;
       publishedUnwritten++;
+      this.unhold(entry.event);
       released.push(entry.event);
     }
     if (released.length > 0) {
-      this.bus.publish(released);
+      this.publish(released);
       this.startTimer();
-    }
-    this.blocked = this.unwritten.some((entry) => !entry.published);
+    } else this.releaseToAll();
   }
 
   /** After an asynchronous write: what waits for a write, a reader waiting for everything, or a due flush goes next. */
   private continueAfterWrite(): void {
     if (this.unwritten.length === 0) return;
     if (this.waiters.length > 0 || this.flushDue) this.writeSoon(true);
-    else if (this.blocked) this.writeSoon(this.unwritten.length >= MAX_UNWRITTEN_EVENTS);
+    else if (this.unpublished.size > 0) this.writeSoon(this.unwritten.length >= MAX_UNWRITTEN_EVENTS);
     else this.startTimer();
   }
 
@@ -306,6 +359,17 @@ function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwr
   const rest: Unwritten[] = [];
   for (const entry of entries) (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
   return [chosen, rest];
+}
+
+/** Two lists of events each in id order, as one. */
+function mergeById(a: StoredEvent[], b: StoredEvent[]): StoredEvent[] {
+  if (a.length === 0) return b.slice();
+  if (a.at(-1)!.id < b[0]!.id) return a.concat(b);
+  const merged: StoredEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) merged.push(a[i]!.id < b[j]!.id ? a[i++]! : b[j++]!);
+  return merged.concat(a.slice(i), b.slice(j));
 }
 
 /** Two lists each in cursor (id) order, as one. */
