@@ -8,7 +8,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { LocalEventBus } from '../src/events/bus.js';
 import { EventLog } from '../src/events/log.js';
 import { SseWriter } from '../src/events/sse-writer.js';
-import { replayThenLive } from '../src/events/stream.js';
+import { CaughtSessionEvents, replayThenLive, streamSession } from '../src/events/stream.js';
 import type { StoredEvent } from '../src/events/types.js';
 import { Store } from '../src/store/store.js';
 import { SqliteEventStore } from '../src/store/sqlite/event-store.js';
@@ -248,5 +248,65 @@ describe('replay that cannot read the log', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('a stream of events caught before they existed', () => {
+  /** Serves one SSE response streaming session s1 after cursor 0 from `caught`, with a log that refuses reads unless `readable`. */
+  async function streamOver(log: EventLog, bus: LocalEventBus, caught: CaughtSessionEvents, last: number, readable: boolean): Promise<number[]> {
+    let reads = 0;
+    const guarded = Object.create(log) as EventLog;
+    guarded.listAfter = async (...args) => {
+      reads++;
+      if (!readable) throw new Error('the log was read');
+      return log.listAfter(...args);
+    };
+    const server = createServer((_request, response) => {
+      const writer = new SseWriter(response, { heartbeatMs: 60_000, maxBufferedBytes: 1 << 24, stallTimeoutMs: 5000 });
+      void streamSession(guarded, bus, writer, 's1', 0, (event) => {
+        writer.send(event.seq, 'e', '{}');
+        return event.seq === last;
+      }, caught).catch(() => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      const ids = [...body.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+      assert.equal(reads > 0, readable, readable ? 'an overflowing catch reads the log' : 'no read of the log');
+      return ids;
+    } finally {
+      server.close();
+    }
+  }
+
+  test('are streamed from memory, in order, without a read of the log', async () => {
+    const { store } = await sqliteStore();
+    await addSession(store, 's1');
+    const bus = new LocalEventBus();
+    const log = new EventLog(await store.openEventStore(), bus);
+    const caught = new CaughtSessionEvents(bus, 's1');
+    await log.append('s1', null, 'run_started', {});
+    for (let index = 0; index < 5; index++) log.appendDelta('s1', null, 'content', { text: `${index}` }, (error) => assert.fail(String(error)));
+    await log.append('s1', null, 'done', {});
+    assert.deepEqual(await streamOver(log, bus, caught, 7, false), [1, 2, 3, 4, 5, 6, 7]);
+    await log.close();
+    await store.close();
+  });
+
+  test('past what can be held, the stream reads the log instead and misses nothing', async () => {
+    const { store } = await sqliteStore();
+    await addSession(store, 's1');
+    const bus = new LocalEventBus();
+    const log = new EventLog(await store.openEventStore(), bus);
+    const caught = new CaughtSessionEvents(bus, 's1');
+    const total = 10_050;
+    for (let index = 0; index < total - 1; index++) log.appendDelta('s1', null, 'content', { text: `${index}` }, (error) => assert.fail(String(error)));
+    await log.append('s1', null, 'done', {});
+    assert.equal(caught.whole, false);
+    const ids = await streamOver(log, bus, caught, total, true);
+    assert.deepEqual(ids, Array.from({ length: total }, (_, index) => index + 1));
+    await log.close();
+    await store.close();
   });
 });

@@ -214,18 +214,22 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
   });
 
-  test("a run's phases each in one statement on PostgreSQL: start (status + user message), turn (message + usage), finish once (run + session)", async () => {
+  test("a run's phases each in one statement on PostgreSQL: start unless busy (run + status + user message), turn (message + usage), finish once (run + session)", async () => {
     const session = (await createSession()).body;
     const { store } = server.inProcess!.context;
     const now = new Date().toISOString();
     const message = (id: string, role: 'user' | 'assistant', content: string) => ({
       id, session_id: session.id, run_id: 'phase-run', role, content, tool_calls: null, tool_call_id: null, attachments: null, created_at: now,
     });
-    await store.runs.create({
-      id: 'phase-run', session_id: session.id, user_id: alice.userId, kind: 'chat', state: 'running', prompt: 'hi', input: null, answer: null, error: null, error_code: null,
+    const newRun = (id: string, state = 'running') => ({
+      id, session_id: session.id, user_id: alice.userId, kind: 'chat', state, prompt: "it's me", input: null, answer: null, error: null, error_code: null,
       iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: now, finished_at: null,
     });
-    await store.sessions.markRunning(session.id, now, message('phase-m1', 'user', "it's me"));
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run'), message('phase-m1', 'user', "it's me")), true);
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-2'), message('phase-m1b', 'user', 'me again')), false, 'refused while a run is live');
+    assert.equal(await store.runs.findById('phase-run-2'), undefined, 'and nothing of it written');
+    const started = (await store.runs.findById('phase-run'))!;
+    assert.deepEqual([started.state, started.prompt, started.iterations, Number(started.input_tokens)], ['running', "it's me", 0, 0]);
     await store.runs.saveTurn('phase-run', message('phase-m2', 'assistant', 'first'), { iterations: 1, input_tokens: 10, output_tokens: 4 });
     await store.runs.saveTurn('phase-run', message('phase-m3', 'assistant', 'second'), { iterations: 2, input_tokens: 25, output_tokens: 9 });
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
@@ -234,12 +238,21 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual([progress.iterations, Number(progress.input_tokens), Number(progress.output_tokens)], [2, 25, 9]);
 
     const settle = { sessionId: session.id, usage: { inputTokens: 25, outputTokens: 9 }, outcome: 'completed' as const, at: now };
-    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'completed', answer: 'second', finished_at: now }, settle), true);
-    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle), false, 'a second ending loses');
+    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'completed', answer: 'second', finished_at: now }, settle), 'settled');
+    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle), 'lost', 'a second ending loses');
     const run = (await store.runs.findById('phase-run'))!;
     assert.deepEqual([run.state, run.answer], ['completed', 'second']);
     const settled = (await store.sessions.findById(session.id))!;
     assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
+    assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3'], 'the refused start added no message');
+
+    // A run that ends while another waits queued says so: the run manager starts that one next.
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-3'), message('phase-m4', 'user', 'third')), true);
+    await store.runs.create(newRun('phase-queued', 'queued'));
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth')), false, 'refused while a run is queued');
+    assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle), 'queued');
+    assert.equal((await store.sessions.findById(session.id))!.status, 'running');
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth')), false, 'still refused: the queued run goes first');
   });
 
   test("a session this process creates starts its event counter at 0 without reading it (PostgreSQL: no round trip before the first run's first event)", async () => {

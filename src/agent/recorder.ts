@@ -3,6 +3,7 @@ import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { NewMessage } from '../store/repositories/messages.js';
+import type { RunRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
@@ -40,7 +41,12 @@ export class StoreRunRecorder implements RunRecorder {
     await this.store.messages.append([this.row(message)]);
   }
 
-  /** The run starts: its session becomes `running` with the user's message. */
+  /** A new run starts unless its session has an active one (false then): the run, its session `running`, the user's message. */
+  saveNewRun(run: RunRow, message: SavedMessage): Promise<boolean> {
+    return this.store.runs.startUnlessBusy(run, this.row(message));
+  }
+
+  /** A created run starts: its session becomes `running` with the user's message. */
   async saveStart(message: SavedMessage): Promise<void> {
     await this.store.sessions.markRunning(this.sessionId, isoNow(), this.row(message));
   }

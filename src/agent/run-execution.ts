@@ -2,6 +2,7 @@ import { ApprovalGate } from '../approvals/gate.js';
 import { isoNow } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
+import type { AccessedSession } from '../store/repositories/sessions.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import { parsePolicyJson } from '../tools/policy.js';
 import { runAgentLoop } from './loop.js';
@@ -10,21 +11,25 @@ import { RunFailure } from './run-failure.js';
 import type { RunManagerDeps } from './run-manager.js';
 import { bindTools } from './workspace-tools.js';
 
+/** The run's session when the caller has it; read with its access check, it carries its workspace's tool policy too. */
+export type KnownSession = SessionRow | AccessedSession;
+
 /**
  * One pass of a run's loop, from its stored state to its end: builds the session's tools,
  * approval gate and working memory, runs the agent loop and records completion (`done`,
  * `run_finished`). Throws what the loop throws (a failure, a park, a shutdown) for the run
- * manager to handle.
+ * manager to handle. Resolves with whether a queued run of the session may wait to start.
  */
-export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean, known?: SessionRow): Promise<void> {
+export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean, known?: KnownSession): Promise<boolean> {
   const { store, config } = deps;
   const startedAt = Date.parse(run.started_at ?? isoNow());
   const recorder = new StoreRunRecorder(store, deps.log, run.session_id, run.id);
   const session = known ?? (await store.sessions.findById(run.session_id));
-  if (!session) return;
+  if (!session) return false;
   const profile = deps.profiles.get(session.task_type) ?? deps.profiles.get('general')!;
   const workspaceDir = await deps.directories.ensure(run.session_id);
-  const workspacePolicy = parsePolicyJson((await store.workspaces.findById(session.workspace_id))?.tool_policy);
+  const policyJson = known && 'workspace_tool_policy' in known ? known.workspace_tool_policy : (await store.workspaces.findById(session.workspace_id))?.tool_policy;
+  const workspacePolicy = parsePolicyJson(policyJson);
   const tools = bindTools({
     registry: deps.tools,
     store,
@@ -72,8 +77,9 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     output_tokens: result.usage.outputTokens,
     finished_at: finishedAt,
   };
-  const won = await store.runs.finish(run.id, ['running'], completed, { sessionId: run.session_id, usage: result.usage, outcome: 'completed', at: finishedAt });
-  if (!won) return;
+  const ending = await store.runs.finish(run.id, ['running'], completed, { sessionId: run.session_id, usage: result.usage, outcome: 'completed', at: finishedAt });
+  // Lost to a stop: the stop settles the session, and a queued run may wait.
+  if (ending === 'lost') return true;
   deps.observer.runFinished('completed', durationMs, result.usage);
   // A run's artifacts come from its own tool calls: none written in this pass of a run that was never interrupted, none to read.
   const recorded = resumed || tools.wroteFiles() ? await store.artifacts.listForRun(run.id) : [];
@@ -90,6 +96,7 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     }),
     recorder.emit('run_finished', { success: true, state: 'completed', turns: result.iterations, duration_ms: durationMs }),
   ]);
+  return ending === 'queued';
 }
 
 /**

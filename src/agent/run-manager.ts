@@ -10,7 +10,7 @@ import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { RunParked } from './loop.js';
-import { executeRun, recordFailure } from './run-execution.js';
+import { executeRun, type KnownSession, recordFailure } from './run-execution.js';
 import type { RunWaker } from '../approvals/service.js';
 import type { AgentProfile } from './profiles.js';
 import type { BuiltProviders } from './providers/from-config.js';
@@ -66,20 +66,21 @@ export class RunManager implements RunControl, RunWaker {
   constructor(private readonly deps: RunManagerDeps) {}
 
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
-  async startChat(userId: string, session: SessionRow, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
+  async startChat(userId: string, session: KnownSession, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
     return this.withSessionLock(session.id, async () => {
-      if (await this.deps.store.runs.hasLiveOrQueued(session.id)) {
-        throw conflict('The session already has an active run');
-      }
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
+      const recorder = this.recorderOf(run);
+      let started: boolean;
       try {
-        await this.deps.store.runs.create(run);
+        started = await recorder.saveNewRun(run, userMessage(run));
       } catch (error) {
+        // Another process started one between the check and the insert: the one-live-run index refused this one.
         if (await this.deps.store.runs.findLive(session.id)) throw conflict('The session already has an active run');
         throw error;
       }
-      const startSeq = await this.begin(run, session);
+      if (!started) throw conflict('The session already has an active run');
+      const startSeq = await this.announce(run, recorder, session);
       return { run, startSeq };
     });
   }
@@ -233,10 +234,19 @@ export class RunManager implements RunControl, RunWaker {
     };
   }
 
-  /** Records the start of a run (session running, run_started, the user message) and launches it. */
-  private async begin(run: RunRow, session?: SessionRow): Promise<number> {
-    const recorder = new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
-    await recorder.saveStart({ role: 'user', content: run.prompt, attachments: imagesOfRunInput(run.input) });
+  private recorderOf(run: RunRow): StoreRunRecorder {
+    return new StoreRunRecorder(this.deps.store, this.deps.log, run.session_id, run.id);
+  }
+
+  /** Records the start of a created run (session running, the user message, run_started) and launches it. */
+  private async begin(run: RunRow, session?: KnownSession): Promise<number> {
+    const recorder = this.recorderOf(run);
+    await recorder.saveStart(userMessage(run));
+    return this.announce(run, recorder, session);
+  }
+
+  /** The run's start is saved: its first events, then its loop. Resolves with the cursor of `run_started`. */
+  private async announce(run: RunRow, recorder: StoreRunRecorder, session?: KnownSession): Promise<number> {
     // Both events go into the same commit: appended in order, awaited together.
     const [{ seq }] = await Promise.all([
       this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt }),
@@ -247,7 +257,7 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   /** `session`: the run's session row when the caller has it (a run started by a request), saving a read. */
-  private launch(run: RunRow, resumed: boolean, session?: SessionRow): void {
+  private launch(run: RunRow, resumed: boolean, session?: KnownSession): void {
     const controller = new AbortController();
     const timeout = setTimeout(
       () => controller.abort(new RunFailure('TIMEOUT', `Run exceeded run_timeout_s (${this.deps.config.run_timeout_s} s)`)),
@@ -255,23 +265,28 @@ export class RunManager implements RunControl, RunWaker {
     );
     timeout.unref();
     const finished = this.runLoop(run, controller.signal, resumed, session)
-      .catch((error) => this.deps.logger.error({ err: error, run_id: run.id }, 'run bookkeeping failed'))
-      .finally(() => {
+      .catch((error) => {
+        this.deps.logger.error({ err: error, run_id: run.id }, 'run bookkeeping failed');
+        return true;
+      })
+      .then((queuedMayWait) => {
         clearTimeout(timeout);
         this.active.delete(run.id);
-        if (!this.shuttingDown) void this.startNext(run.session_id).catch((error) => this.deps.logger.error({ err: error }, 'could not start the next queued run'));
+        if (queuedMayWait && !this.shuttingDown) void this.startNext(run.session_id).catch((error) => this.deps.logger.error({ err: error }, 'could not start the next queued run'));
       });
     this.active.set(run.id, { sessionId: run.session_id, controller, finished });
   }
 
-  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean, session?: SessionRow): Promise<void> {
+  /** Resolves with whether a queued run of the session may wait to start (false only when the run's end said none does). */
+  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean, session?: KnownSession): Promise<boolean> {
     const startedAt = Date.parse(run.started_at ?? isoNow());
     try {
-      await executeRun(this.deps, run, signal, resumed, session);
+      return await executeRun(this.deps, run, signal, resumed, session);
     } catch (error) {
-      if (error instanceof ShutdownSignal) return;
-      if (error instanceof RunParked) return this.park(run);
-      await recordFailure(this.deps, run, error, startedAt);
+      if (error instanceof ShutdownSignal) return true;
+      if (error instanceof RunParked) await this.park(run);
+      else await recordFailure(this.deps, run, error, startedAt);
+      return true;
     }
   }
 
@@ -296,4 +311,8 @@ export class RunManager implements RunControl, RunWaker {
     }).catch(() => {});
     return next;
   }
+}
+
+function userMessage(run: RunRow) {
+  return { role: 'user' as const, content: run.prompt, attachments: imagesOfRunInput(run.input) };
 }

@@ -132,7 +132,56 @@ export async function replayThenLive(options: {
   await pending;
 }
 
-/** Session-scoped replay then live, by per-session cursor. */
+/**
+ * A session's events caught from now on, held until a stream takes them. Caught before a run
+ * starts, they hold every event of the run, so its stream needs no read of the log (the chat
+ * route: one query fewer before the first token). Close it if no stream takes it.
+ */
+export class CaughtSessionEvents {
+  private held: StoredEvent[] = [];
+  private listener: ((event: StoredEvent) => void) | null = null;
+  /** False once more arrived than could be held: the stream then reads the log as usual. */
+  private complete = true;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    bus: EventBus,
+    readonly sessionId: string,
+  ) {
+    this.unsubscribe = bus.subscribeSession(sessionId, (event) => {
+      if (this.listener) return this.listener(event);
+      if (this.held.length >= MAX_HELD_EVENTS) {
+        this.held = [];
+        this.complete = false;
+      }
+      this.held.push(event);
+    });
+  }
+
+  /** Whether the held events are all there is from the catch on. */
+  get whole(): boolean {
+    return this.complete;
+  }
+
+  /** Hands what was caught, then every later event, to `listener`; returns what stops it. */
+  follow(listener: (event: StoredEvent) => void): () => void {
+    this.listener = listener;
+    const held = this.held;
+    this.held = [];
+    for (const event of held) listener(event);
+    return this.unsubscribe;
+  }
+
+  close(): void {
+    this.held = [];
+    this.unsubscribe();
+  }
+}
+
+/**
+ * Session-scoped replay then live, by per-session cursor. With `caught` (caught before any event
+ * after `after` existed) the replay comes from memory.
+ */
 export function streamSession(
   log: EventLog,
   bus: EventBus,
@@ -140,11 +189,13 @@ export function streamSession(
   sessionId: string,
   after: number,
   write: (event: StoredEvent) => boolean | Promise<boolean>,
+  caught?: CaughtSessionEvents,
 ): Promise<void> {
+  const fromMemory = caught?.whole === true;
   return replayThenLive({
     writer,
-    subscribe: (listener) => bus.subscribeSession(sessionId, listener),
-    readPage: (cursor) => log.listAfter(sessionId, cursor, PAGE),
+    subscribe: (listener) => (caught ? caught.follow(listener) : bus.subscribeSession(sessionId, listener)),
+    readPage: (cursor) => (fromMemory ? Promise.resolve([]) : log.listAfter(sessionId, cursor, PAGE)),
     cursorOf: (event) => event.seq,
     after,
     write,

@@ -5,6 +5,7 @@ import type { Artifact } from '../schemas/artifact.js';
 import type { Message } from '../schemas/message.js';
 import type { Session, SessionStatus } from '../schemas/session.js';
 import type { ArtifactRow, MessageRow, SessionRow } from '../store/schema.js';
+import type { AccessedSession } from '../store/repositories/sessions.js';
 import type { Store } from '../store/store.js';
 import type { WorkspacesService } from '../workspaces/service.js';
 import type { RunControl } from './run-control.js';
@@ -93,7 +94,7 @@ export class SessionsService {
   }
 
   /** 404 for an unknown session, 403 when the user is not a member of its workspace. */
-  async requireAccess(userId: string, sessionId: string): Promise<SessionRow> {
+  async requireAccess(userId: string, sessionId: string): Promise<AccessedSession> {
     const found = await this.store.sessions.findWithRole(sessionId, userId);
     if (!found) throw notFound('Session');
     if (!found.role) throw forbidden('You do not have access to this session');

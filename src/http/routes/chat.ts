@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { errorBody, idParams } from '../../schemas/common.js';
 import { sessionStreamEvent } from '../../schemas/stream-events.js';
-import { streamSession } from '../../events/stream.js';
+import { CaughtSessionEvents, streamSession } from '../../events/stream.js';
 import { toNamedFrame } from '../../events/projections.js';
+import type { StoredEvent } from '../../events/types.js';
 import type { App, HttpContext } from '../context.js';
 import { requireIdentity } from '../request-auth.js';
 import { openSse } from '../streams.js';
@@ -52,20 +53,24 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
       const { prompt, images } = await attachments.resolve(userId, request.body.content, request.body.attachments ?? []);
       // Take the stream slot before starting, so a refused stream never leaves an unwatched run behind.
       const release = await context.sseSlots.acquire(userId);
+      // Caught from before the run starts: the stream then needs no read of the log.
+      const caught = new CaughtSessionEvents(streams.bus, session.id);
       let started;
       try {
         started = await runs.startChat(userId, session, prompt, images);
       } catch (error) {
+        caught.close();
         release();
         throw error;
       }
       const writer = openSse(context, streams, request, reply, release);
-      await streamSession(streams.log, streams.bus, writer, session.id, started.startSeq - 1, (event) => {
+      const write = (event: StoredEvent) => {
         if (event.runId !== started.run.id) return false;
         const frame = toNamedFrame(event);
         if (frame) writer.send(event.seq, frame.event, frame.json);
         return event.type === 'done' || event.type === 'error';
-      });
+      };
+      await streamSession(streams.log, streams.bus, writer, session.id, started.startSeq - 1, write, caught);
     },
   );
 

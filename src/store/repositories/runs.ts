@@ -1,13 +1,15 @@
-import type { Kysely, Updateable } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Updateable } from 'kysely';
 import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
 import { insertMessage, type NewMessage } from './messages.js';
-import { settledSession, settleSession, settlement } from './sessions.js';
+import { markSessionRunning, settledSession, settleSession, settlement } from './sessions.js';
 import type { Database, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
 export const ACTIVE_RUN_STATES = ['queued', 'running', 'waiting_approval'] as const;
 export const LIVE_RUN_STATES = ['running', 'waiting_approval'] as const;
+/** The runs table's number columns. */
+const NUMBER_COLUMNS = new Set<string>(['iterations', 'input_tokens', 'output_tokens']);
 
 export class RunsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
@@ -22,6 +24,63 @@ export class RunsRepository {
 
   async create(run: RunRow): Promise<void> {
     await this.prepared.execute('runs.create', run, (db, row) => db.insertInto('runs').values(row));
+  }
+
+  /**
+   * Creates a running run unless its session has a live or queued one (false then), and marks
+   * the session running with the user's message. On PostgreSQL one statement, the round trips
+   * of a chat run's start before its model is called: the check, the run, the session and the
+   * message were three. A concurrent start in another process fails on the one-live-run index.
+   */
+  async startUnlessBusy(run: RunRow, message: NewMessage): Promise<boolean> {
+    const sessionId = run.session_id;
+    const at = run.started_at ?? run.created_at;
+    if (this.dialect === 'sqlite') {
+      if (await this.hasLiveOrQueued(sessionId)) return false;
+      await this.create(run);
+      await this.prepared.execute('sessions.markRunning', { sessionId, at }, markSessionRunning);
+      await this.prepared.execute('messages.appendOne', message, insertMessage);
+      return true;
+    }
+    const values: Record<string, unknown> = { ...run, at };
+    for (const [key, value] of Object.entries(message)) values[`message.${key}`] = value;
+    const rows = await this.prepared.rows('runs.startUnlessBusy', values, (db, v) => {
+      const runKeys = Object.keys(run) as Array<keyof RunRow>;
+      const messageKeys = Object.keys(message) as Array<keyof NewMessage>;
+      // A parameter in a SELECT list is text to PostgreSQL: the number columns need a cast (the others are text).
+      const runValue = (eb: ExpressionBuilder<Database, never>, key: keyof RunRow) => (NUMBER_COLUMNS.has(key) ? eb.cast(eb.val(v[key]), 'bigint') : eb.val(v[key])).as(key);
+      return db
+        .with('busy', (query) => query.selectFrom('runs').select('id').where('session_id', '=', v.session_id as string).where('state', 'in', [...ACTIVE_RUN_STATES]).limit(1))
+        .with('created', (query) =>
+          query
+            .insertInto('runs')
+            .columns(runKeys)
+            .expression(query.selectNoFrom((eb) => runKeys.map((key) => runValue(eb, key))).where((eb) => eb.not(eb.exists(eb.selectFrom('busy').select('busy.id')))))
+            .returning('id'),
+        )
+        .with('message', (query) =>
+          query
+            .insertInto('messages')
+            .columns([...messageKeys, 'position'])
+            .expression(
+              query
+                .selectFrom('created')
+                .select((eb) => [...messageKeys.map((key) => eb.val(v[`message.${key}`]).as(key)), sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${v.session_id})`.as('position')]),
+            )
+            .returning('id'),
+        )
+        .with('session', (query) =>
+          query
+            .updateTable('sessions')
+            .set({ status: 'running', updated_at: v.at as string })
+            .where('id', '=', v.session_id as string)
+            .where((eb) => eb.exists(eb.selectFrom('created').select('created.id')))
+            .returning('id'),
+        )
+        .selectFrom('created')
+        .select('created.id');
+    });
+    return rows.length === 1;
   }
 
   findById(id: string): Promise<RunRow | undefined> {
@@ -121,29 +180,34 @@ export class RunsRepository {
   }
 
   /**
-   * Ends a run still in one of `from` and settles its session (usage, status: see settledSession);
-   * false when another ending won. On PostgreSQL in one statement.
+   * Ends a run still in one of `from` and settles its session (usage, status: see settledSession).
+   * 'lost' when another ending won; 'queued' when the session has a queued run to start next,
+   * else 'settled'. On PostgreSQL in one statement.
    */
   async finish(
     id: string,
     from: readonly string[],
     changes: Updateable<RunsTable>,
     settle: { sessionId: string; usage: { inputTokens: number; outputTokens: number }; outcome: 'completed' | 'error'; at: string },
-  ): Promise<boolean> {
+  ): Promise<'lost' | 'settled' | 'queued'> {
     const outcome = settlement(settle.sessionId, settle.usage, settle.outcome, settle.at);
+    let settled: { status: string } | undefined;
     if (this.dialect === 'sqlite') {
-      if (!(await this.transition(id, from, changes))) return false;
-      await this.prepared.execute('sessions.settle', outcome, settleSession);
-      return true;
+      if (!(await this.transition(id, from, changes))) return 'lost';
+      settled = await this.prepared.first('sessions.settleReturningStatus', outcome, (db, v) => settleSession(db, v).returning('status'));
+    } else {
+      settled = await this.prepared.first(`runs.finish:${from.join('|')}`, { ...changes, ...outcome, runId: id }, (db, { runId, sessionId, input, output, outcome: result, at, ...set }) =>
+        db
+          .with('finished', (query) => query.updateTable('runs').set(set).where('id', '=', runId).where('state', 'in', [...from]).returning('id'))
+          .updateTable('sessions')
+          .set((eb) => settledSession(eb, { input, output, outcome: result, at }))
+          .where('id', '=', sessionId)
+          .where((eb) => eb.exists(eb.selectFrom('finished').select('finished.id')))
+          .returning('status'),
+      );
+      if (!settled) return 'lost';
     }
-    const changed = await this.prepared.changed(`runs.finish:${from.join('|')}`, { ...changes, ...outcome, runId: id }, (db, { runId, sessionId, input, output, outcome: result, at, ...set }) =>
-      db
-        .with('finished', (query) => query.updateTable('runs').set(set).where('id', '=', runId).where('state', 'in', [...from]).returning('id'))
-        .updateTable('sessions')
-        .set((eb) => settledSession(eb, { input, output, outcome: result, at }))
-        .where('id', '=', sessionId)
-        .where((eb) => eb.exists(eb.selectFrom('finished').select('finished.id'))),
-    );
-    return changed === 1;
+    // settledSession keeps a session `running` exactly when a run of it is queued.
+    return settled?.status === 'running' ? 'queued' : 'settled';
   }
 }

@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely, QueryCreator } from 'kysely';
 import type { Dialect } from '../database.js';
 import { insertMessage, type NewMessage } from './messages.js';
 import { PreparedQueries } from '../prepared.js';
@@ -10,6 +10,9 @@ export interface SessionListQuery {
   limit: number;
   offset: number;
 }
+
+/** A session as an access check reads it: with its workspace's tool policy (JSON), which a run started from it needs. */
+export type AccessedSession = SessionRow & { workspace_tool_policy: string | null };
 
 export class SessionsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
@@ -31,13 +34,14 @@ export class SessionsRepository {
   }
 
   /** The session and the user's role in its workspace (null: not a member), in one read. */
-  async findWithRole(id: string, userId: string): Promise<{ session: SessionRow; role: string | null } | undefined> {
+  async findWithRole(id: string, userId: string): Promise<{ session: AccessedSession; role: string | null } | undefined> {
     const row = await this.prepared.first('sessions.findWithRole', { id, userId }, (db, v) =>
       db
         .selectFrom('sessions')
+        .innerJoin('workspaces', 'workspaces.id', 'sessions.workspace_id')
         .leftJoin('workspace_members', (join) => join.onRef('workspace_members.workspace_id', '=', 'sessions.workspace_id').on('workspace_members.user_id', '=', v.userId))
         .selectAll('sessions')
-        .select('workspace_members.role as member_role')
+        .select(['workspace_members.role as member_role', 'workspaces.tool_policy as workspace_tool_policy'])
         .where('sessions.id', '=', v.id),
     );
     if (!row) return undefined;
@@ -89,16 +93,12 @@ export class SessionsRepository {
    */
   async markRunning(id: string, at: string, message: NewMessage): Promise<void> {
     if (this.dialect === 'sqlite') {
-      await this.update(id, { status: 'running', updated_at: at });
+      await this.prepared.execute('sessions.markRunning', { sessionId: id, at }, markSessionRunning);
       await this.prepared.execute('messages.appendOne', message, insertMessage);
       return;
     }
-    await this.prepared.execute('sessions.markRunning', { ...message, sessionId: id, at }, (db, { sessionId, at: updatedAt, ...row }) =>
-      db
-        .with('message', (query) => insertMessage(query, row).returning('id'))
-        .updateTable('sessions')
-        .set({ status: 'running', updated_at: updatedAt })
-        .where('id', '=', sessionId),
+    await this.prepared.execute('sessions.markRunningWithMessage', { ...message, sessionId: id, at }, (db, { sessionId, at: updatedAt, ...row }) =>
+      markSessionRunning(db.with('message', (query) => insertMessage(query, row).returning('id')), { sessionId, at: updatedAt }),
     );
   }
 
@@ -118,6 +118,10 @@ export class SessionsRepository {
     return rows.map((row) => row.id);
   }
 }
+
+/** The UPDATE that marks a session running as one of its runs starts. */
+export const markSessionRunning = <DB extends Database>(db: QueryCreator<DB>, v: { sessionId: string; at: string }) =>
+  (db as unknown as QueryCreator<Database>).updateTable('sessions').set({ status: 'running', updated_at: v.at }).where('id', '=', v.sessionId);
 
 /** What settles a session after a run, as query values. */
 export type Settlement = {
