@@ -225,8 +225,9 @@ describe('workspaces and sessions API', () => {
       id, session_id: session.id, user_id: alice.userId, kind: 'chat', state, prompt: "it's me", input: null, answer: null, error: null, error_code: null,
       iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: now, finished_at: null,
     });
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run'), message('phase-m1', 'user', "it's me")), true);
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-2'), message('phase-m1b', 'user', 'me again')), false, 'refused while a run is live');
+    const conversation = (history: Array<{ position: number; role: string; content: string }> | null) => history?.map((m) => [Number(m.position), m.role, m.content]) ?? null;
+    assert.deepEqual(conversation(await store.runs.startUnlessBusy(newRun('phase-run'), message('phase-m1', 'user', "it's me"))), [[1, 'user', "it's me"]], 'the conversation so far comes back');
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-2'), message('phase-m1b', 'user', 'me again')), null, 'refused while a run is live');
     assert.equal(await store.runs.findById('phase-run-2'), undefined, 'and nothing of it written');
     const started = (await store.runs.findById('phase-run'))!;
     assert.deepEqual([started.state, started.prompt, started.iterations, Number(started.input_tokens)], ['running', "it's me", 0, 0]);
@@ -247,12 +248,20 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3'], 'the refused start added no message');
 
     // A run that ends while another waits queued says so: the run manager starts that one next.
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-3'), message('phase-m4', 'user', 'third')), true);
+    assert.deepEqual(
+      conversation(await store.runs.startUnlessBusy(newRun('phase-run-3'), message('phase-m4', 'user', 'third'))),
+      [[1, 'user', "it's me"], [2, 'assistant', 'first'], [3, 'assistant', 'second'], [4, 'user', 'third']],
+    );
+    assert.deepEqual(
+      (await store.messages.all(session.id)).map((m) => [Number(m.position), m.id]),
+      [[1, 'phase-m1'], [2, 'phase-m2'], [3, 'phase-m3'], [4, 'phase-m4']],
+      'as stored',
+    );
     await store.runs.create(newRun('phase-queued', 'queued'));
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth')), false, 'refused while a run is queued');
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth')), null, 'refused while a run is queued');
     assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle), 'queued');
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth')), false, 'still refused: the queued run goes first');
+    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth')), null, 'still refused: the queued run goes first');
   });
 
   test("a session this process creates starts its event counter at 0 without reading it (PostgreSQL: no round trip before the first run's first event)", async () => {

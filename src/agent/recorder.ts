@@ -3,7 +3,7 @@ import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { NewMessage } from '../store/repositories/messages.js';
-import type { RunRow } from '../store/schema.js';
+import type { MessageRow, RunRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
@@ -41,8 +41,11 @@ export class StoreRunRecorder implements RunRecorder {
     await this.store.messages.append([this.row(message)]);
   }
 
-  /** A new run starts unless its session has an active one (false then): the run, its session `running`, the user's message. */
-  saveNewRun(run: RunRow, message: SavedMessage): Promise<boolean> {
+  /**
+   * A new run starts unless its session has an active one (null then): the run, its session
+   * `running`, the user's message; resolves with the conversation so far, that message last.
+   */
+  saveNewRun(run: RunRow, message: SavedMessage): Promise<MessageRow[] | null> {
     return this.store.runs.startUnlessBusy(run, this.row(message));
   }
 

@@ -3,7 +3,7 @@ import { isoNow } from '../core/ids.js';
 import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
 import type { AccessedSession } from '../store/repositories/sessions.js';
-import type { RunRow, SessionRow } from '../store/schema.js';
+import type { MessageRow, RunRow, SessionRow } from '../store/schema.js';
 import { parsePolicyJson } from '../tools/policy.js';
 import { runAgentLoop } from './loop.js';
 import { StoreRunRecorder } from './recorder.js';
@@ -11,8 +11,15 @@ import { RunFailure } from './run-failure.js';
 import type { RunManagerDeps } from './run-manager.js';
 import { bindTools } from './workspace-tools.js';
 
-/** The run's session when the caller has it; read with its access check, it carries its workspace's tool policy too. */
-export type KnownSession = SessionRow | AccessedSession;
+/**
+ * What the caller that starts a run has already read, saving the run those reads: its session
+ * (read with an access check, with its workspace's tool policy too) and, for a new run, the
+ * conversation so far.
+ */
+export interface RunStart {
+  session?: SessionRow | AccessedSession;
+  history?: MessageRow[];
+}
 
 /**
  * One pass of a run's loop, from its stored state to its end: builds the session's tools,
@@ -20,10 +27,11 @@ export type KnownSession = SessionRow | AccessedSession;
  * `run_finished`). Throws what the loop throws (a failure, a park, a shutdown) for the run
  * manager to handle. Resolves with whether a queued run of the session may wait to start.
  */
-export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean, known?: KnownSession): Promise<boolean> {
+export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: AbortSignal, resumed: boolean, start: RunStart = {}): Promise<boolean> {
   const { store, config } = deps;
   const startedAt = Date.parse(run.started_at ?? isoNow());
   const recorder = new StoreRunRecorder(store, deps.log, run.session_id, run.id);
+  const known = start.session;
   const session = known ?? (await store.sessions.findById(run.session_id));
   if (!session) return false;
   const profile = deps.profiles.get(session.task_type) ?? deps.profiles.get('general')!;
@@ -48,7 +56,7 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     tools,
     recorder,
     systemPrompt: profile.systemPrompt,
-    history: await store.messages.all(run.session_id),
+    history: start.history ?? (await store.messages.all(run.session_id)),
     images: deps.images,
     ...(deps.images ? { saveToolImage: (image: { mediaType: string; dataBase64: string }, name: string) => deps.images!.saveImage(run.user_id, image, name) } : {}),
     maxIterations: profile.maxIterations ?? config.max_iterations,

@@ -10,7 +10,7 @@ import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { RunParked } from './loop.js';
-import { executeRun, type KnownSession, recordFailure } from './run-execution.js';
+import { executeRun, type RunStart, recordFailure } from './run-execution.js';
 import type { RunWaker } from '../approvals/service.js';
 import type { AgentProfile } from './profiles.js';
 import type { BuiltProviders } from './providers/from-config.js';
@@ -66,21 +66,21 @@ export class RunManager implements RunControl, RunWaker {
   constructor(private readonly deps: RunManagerDeps) {}
 
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
-  async startChat(userId: string, session: KnownSession, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
+  async startChat(userId: string, session: NonNullable<RunStart['session']>, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
     return this.withSessionLock(session.id, async () => {
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
       const recorder = this.recorderOf(run);
-      let started: boolean;
+      let history;
       try {
-        started = await recorder.saveNewRun(run, userMessage(run));
+        history = await recorder.saveNewRun(run, userMessage(run));
       } catch (error) {
         // Another process started one between the check and the insert: the one-live-run index refused this one.
         if (await this.deps.store.runs.findLive(session.id)) throw conflict('The session already has an active run');
         throw error;
       }
-      if (!started) throw conflict('The session already has an active run');
-      const startSeq = await this.announce(run, recorder, session);
+      if (!history) throw conflict('The session already has an active run');
+      const startSeq = await this.announce(run, recorder, { session, history });
       return { run, startSeq };
     });
   }
@@ -94,7 +94,7 @@ export class RunManager implements RunControl, RunWaker {
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
       await this.deps.store.runs.create(run);
       if (busy) return { run, status: 'queued' as const };
-      await this.begin(run, session);
+      await this.begin(run, { session });
       return { run, status: 'started' as const };
     });
   }
@@ -239,32 +239,32 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   /** Records the start of a created run (session running, the user message, run_started) and launches it. */
-  private async begin(run: RunRow, session?: KnownSession): Promise<number> {
+  private async begin(run: RunRow, start?: RunStart): Promise<number> {
     const recorder = this.recorderOf(run);
     await recorder.saveStart(userMessage(run));
-    return this.announce(run, recorder, session);
+    return this.announce(run, recorder, start);
   }
 
   /** The run's start is saved: its first events, then its loop. Resolves with the cursor of `run_started`. */
-  private async announce(run: RunRow, recorder: StoreRunRecorder, session?: KnownSession): Promise<number> {
+  private async announce(run: RunRow, recorder: StoreRunRecorder, start?: RunStart): Promise<number> {
     // Both events go into the same commit: appended in order, awaited together.
     const [{ seq }] = await Promise.all([
       this.deps.log.append(run.session_id, run.id, 'run_started', { run_id: run.id, kind: run.kind, prompt: run.prompt }),
       recorder.emit('user_message', { content: run.prompt }),
     ]);
-    this.launch(run, false, session);
+    this.launch(run, false, start);
     return seq;
   }
 
-  /** `session`: the run's session row when the caller has it (a run started by a request), saving a read. */
-  private launch(run: RunRow, resumed: boolean, session?: KnownSession): void {
+  /** `start`: what the caller has already read for the run (see RunStart), saving the run those reads. */
+  private launch(run: RunRow, resumed: boolean, start?: RunStart): void {
     const controller = new AbortController();
     const timeout = setTimeout(
       () => controller.abort(new RunFailure('TIMEOUT', `Run exceeded run_timeout_s (${this.deps.config.run_timeout_s} s)`)),
       this.deps.config.run_timeout_s * 1000,
     );
     timeout.unref();
-    const finished = this.runLoop(run, controller.signal, resumed, session)
+    const finished = this.runLoop(run, controller.signal, resumed, start)
       .catch((error) => {
         this.deps.logger.error({ err: error, run_id: run.id }, 'run bookkeeping failed');
         return true;
@@ -278,10 +278,10 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   /** Resolves with whether a queued run of the session may wait to start (false only when the run's end said none does). */
-  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean, session?: KnownSession): Promise<boolean> {
+  private async runLoop(run: RunRow, signal: AbortSignal, resumed: boolean, start?: RunStart): Promise<boolean> {
     const startedAt = Date.parse(run.started_at ?? isoNow());
     try {
-      return await executeRun(this.deps, run, signal, resumed, session);
+      return await executeRun(this.deps, run, signal, resumed, start);
     } catch (error) {
       if (error instanceof ShutdownSignal) return true;
       if (error instanceof RunParked) await this.park(run);

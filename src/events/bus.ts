@@ -19,6 +19,7 @@ export interface EventBus {
    */
   publishToSessions(events: StoredEvent[]): void;
   publishToAll(events: StoredEvent[]): void;
+  hasGlobalSubscribers(): boolean;
   subscribeSession(sessionId: string, listener: EventListener): () => void;
   subscribeAll(listener: EventListener): () => void;
 }
@@ -64,6 +65,10 @@ export class LocalEventBus implements EventBus {
       listeners.delete(listener);
       if (listeners.size === 0) this.bySession.delete(sessionId);
     };
+  }
+
+  hasGlobalSubscribers(): boolean {
+    return this.global.size > 0;
   }
 
   subscribeAll(listener: EventListener): () => void {

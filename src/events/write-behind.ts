@@ -140,14 +140,21 @@ export class WriteBehindAppender implements EventAppender {
     else this.unpublishedPerSession.set(event.sessionId, left);
   }
 
-  /** Publishes events (in id order, none held) to their sessions now, and to global subscribers once no lower id waits. */
+  /**
+   * Publishes events (in id order, none held) to their sessions now, and to global subscribers
+   * once no lower id waits. With no global subscriber nothing is held: one that subscribes later
+   * reads what came before from the log once everything is written (EventLog.listForUserAfter).
+   */
   private publish(events: StoredEvent[]): void {
     this.bus.publishToSessions(events);
-    if (this.heldFromAll.length === 0 && (this.unpublished.size === 0 || events.at(-1)!.id < this.lowestUnpublishedId())) {
+    const held = this.heldFromAll;
+    if (held.length === 0 && (this.unpublished.size === 0 || events.at(-1)!.id < this.lowestUnpublishedId())) {
       this.bus.publishToAll(events);
       return;
     }
-    this.heldFromAll = mergeById(this.heldFromAll, events);
+    if (!this.bus.hasGlobalSubscribers()) return;
+    if (held.length === 0 || held.at(-1)!.id < events[0]!.id) for (const event of events) held.push(event);
+    else this.heldFromAll = mergeById(held, events);
     this.releaseToAll();
   }
 
@@ -363,8 +370,6 @@ function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwr
 
 /** Two lists of events each in id order, as one. */
 function mergeById(a: StoredEvent[], b: StoredEvent[]): StoredEvent[] {
-  if (a.length === 0) return b.slice();
-  if (a.at(-1)!.id < b[0]!.id) return a.concat(b);
   const merged: StoredEvent[] = [];
   let i = 0;
   let j = 0;

@@ -8,6 +8,12 @@ export type NewMessage = Omit<MessageRow, 'position' | 'attachments'> & { attach
 export const insertMessage = (db: QueryCreator<Database>, message: NewMessage) =>
   db.insertInto('messages').values({ ...message, position: sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${message.session_id})` });
 
+/** Every column of a message, as a statement that reads messages through a join names them. */
+export const MESSAGE_COLUMNS = ['id', 'session_id', 'run_id', 'position', 'role', 'content', 'tool_calls', 'tool_call_id', 'attachments', 'created_at'] as const satisfies ReadonlyArray<keyof MessageRow>;
+
+/** A session's whole conversation, in order. */
+export const selectConversation = (db: Kysely<Database>, v: { sessionId: string }) => db.selectFrom('messages').selectAll().where('session_id', '=', v.sessionId).orderBy('position', 'asc');
+
 export class MessagesRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
   private readonly prepared: PreparedQueries<Database>;
@@ -55,7 +61,7 @@ export class MessagesRepository {
 
   /** The whole conversation, for building model context. */
   all(sessionId: string): Promise<MessageRow[]> {
-    return this.prepared.rows('messages.all', { sessionId }, (db, v) => db.selectFrom('messages').selectAll().where('session_id', '=', v.sessionId).orderBy('position', 'asc'));
+    return this.prepared.rows('messages.all', { sessionId }, selectConversation);
   }
 
   async count(sessionId: string): Promise<number> {

@@ -1,9 +1,9 @@
 import { type ExpressionBuilder, type Kysely, sql, type Updateable } from 'kysely';
 import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
-import { insertMessage, type NewMessage } from './messages.js';
+import { insertMessage, MESSAGE_COLUMNS, type NewMessage, selectConversation } from './messages.js';
 import { markSessionRunning, settledSession, settleSession, settlement } from './sessions.js';
-import type { Database, RunRow, RunsTable } from '../schema.js';
+import type { Database, MessageRow, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
 export const ACTIVE_RUN_STATES = ['queued', 'running', 'waiting_approval'] as const;
@@ -27,20 +27,22 @@ export class RunsRepository {
   }
 
   /**
-   * Creates a running run unless its session has a live or queued one (false then), and marks
-   * the session running with the user's message. On PostgreSQL one statement, the round trips
-   * of a chat run's start before its model is called: the check, the run, the session and the
-   * message were three. A concurrent start in another process fails on the one-live-run index.
+   * Creates a running run unless its session has a live or queued one (null then), marks the
+   * session running with the user's message, and reads the conversation so far (that message
+   * last): what the run sends its model. On PostgreSQL one statement, where the round trips of a
+   * chat run's start before its model is called were five (the check, the run, the session with
+   * the message, the conversation). A concurrent start in another process fails on the
+   * one-live-run index.
    */
-  async startUnlessBusy(run: RunRow, message: NewMessage): Promise<boolean> {
+  async startUnlessBusy(run: RunRow, message: NewMessage): Promise<MessageRow[] | null> {
     const sessionId = run.session_id;
     const at = run.started_at ?? run.created_at;
     if (this.dialect === 'sqlite') {
-      if (await this.hasLiveOrQueued(sessionId)) return false;
+      if (await this.hasLiveOrQueued(sessionId)) return null;
       await this.create(run);
       await this.prepared.execute('sessions.markRunning', { sessionId, at }, markSessionRunning);
       await this.prepared.execute('messages.appendOne', message, insertMessage);
-      return true;
+      return this.prepared.rows('messages.all', { sessionId }, selectConversation);
     }
     const values: Record<string, unknown> = { ...run, at };
     for (const [key, value] of Object.entries(message)) values[`message.${key}`] = value;
@@ -77,10 +79,16 @@ export class RunsRepository {
             .where((eb) => eb.exists(eb.selectFrom('created').select('created.id')))
             .returning('id'),
         )
+        // The statement's snapshot predates its own inserts: the conversation before this message.
         .selectFrom('created')
-        .select('created.id');
+        .leftJoin('messages', (join) => join.on('messages.session_id', '=', v.session_id as string))
+        .select(MESSAGE_COLUMNS.map((column) => `messages.${column}` as const))
+        .orderBy('messages.position', 'asc');
     });
-    return rows.length === 1;
+    if (rows.length === 0) return null;
+    const before = rows.filter((row) => row.id !== null) as MessageRow[];
+    const position = before.length === 0 ? 1 : Number(before.at(-1)!.position) + 1;
+    return [...before, { ...message, attachments: message.attachments ?? null, position }];
   }
 
   findById(id: string): Promise<RunRow | undefined> {
