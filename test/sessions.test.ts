@@ -214,7 +214,7 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
   });
 
-  test("a run's phases each in one statement on PostgreSQL: start unless busy (run + status + user message), turn (message + usage), finish once (run + session)", async () => {
+  test("a run's phases each in one statement on PostgreSQL: start unless busy (run + status + user message), turn (message + usage), finish once (run + final message + session)", async () => {
     const session = (await createSession()).body;
     const { store } = server.inProcess!.context;
     const now = new Date().toISOString();
@@ -240,12 +240,12 @@ describe('workspaces and sessions API', () => {
 
     const settle = { sessionId: session.id, usage: { inputTokens: 25, outputTokens: 9 }, outcome: 'completed' as const, at: now };
     assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'completed', answer: 'second', finished_at: now }, settle), 'settled');
-    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle), 'lost', 'a second ending loses');
+    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle, message('phase-lost', 'assistant', 'never')), 'lost', 'a second ending loses, its message unsaved');
     const run = (await store.runs.findById('phase-run'))!;
     assert.deepEqual([run.state, run.answer], ['completed', 'second']);
     const settled = (await store.sessions.findById(session.id))!;
     assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
-    assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3'], 'the refused start added no message');
+    assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3'], 'neither the lost ending nor the refused start added a message');
 
     // A run that ends while another waits queued says so: the run manager starts that one next.
     assert.deepEqual(
@@ -259,7 +259,8 @@ describe('workspaces and sessions API', () => {
     );
     await store.runs.create(newRun('phase-queued', 'queued'));
     assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth')), null, 'refused while a run is queued');
-    assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle), 'queued');
+    assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
+    assert.deepEqual((await store.messages.all(session.id)).slice(-2).map((m) => [Number(m.position), m.id, m.content]), [[4, 'phase-m4', 'third'], [5, 'phase-m4a', 'the answer']], 'the final answer saved with the end');
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
     assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth')), null, 'still refused: the queued run goes first');
   });

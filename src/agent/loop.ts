@@ -86,6 +86,11 @@ export interface LoopResult {
   content: string;
   iterations: number;
   usage: Usage;
+  /**
+   * The final answer, not yet saved nor announced (`message_completed`): the caller saves it
+   * with the run's end, in one statement, then announces it with `done`.
+   */
+  finalMessage: { role: 'assistant'; content: string };
 }
 
 const parseArgs = (raw: string): unknown => {
@@ -99,7 +104,8 @@ const parseArgs = (raw: string): unknown => {
 /**
  * One run: stream the model, relay its reasoning and text, execute its tool calls, feed the
  * results back, until it answers without tools. Every step is persisted before the next one
- * starts, so a restarted server can pick the run up from the stored messages.
+ * starts, so a restarted server can pick the run up from the stored messages; the final answer
+ * is the caller's to persist with the run's end (LoopResult.finalMessage).
  */
 export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
   // Every tool result feeds the reminders, whichever path executes the call.
@@ -115,7 +121,6 @@ export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
   const unanswered = unansweredToolCalls(conversation);
   if (unanswered.length > 0) await executeToolCalls(unanswered, iterations, conversation, input);
 
-  let finalContent = '';
   for (;;) {
     if (signal.aborted) throw signal.reason;
     if (iterations >= input.maxIterations) {
@@ -125,24 +130,12 @@ export async function runAgentLoop(loopInput: LoopInput): Promise<LoopResult> {
     const context = fitToContext(system, conversation, model.contextWindow);
     const messages = withPlanAndReminders(context, await input.workingMemory?.planForContext(), reminders.take());
     const turn = await streamTurn(input, messages, iterations, usage);
-    await recorder.saveTurn(
-      {
-        role: 'assistant',
-        content: turn.text,
-        ...(turn.toolCalls.length ? { tool_calls: JSON.stringify(toStoredToolCalls(turn.toolCalls)) } : {}),
-      },
-      iterations,
-      usage,
-    );
-    conversation.push({ role: 'assistant', content: turn.text, ...(turn.toolCalls.length ? { toolCalls: turn.toolCalls } : {}) });
+    if (turn.toolCalls.length === 0) return { content: turn.text, iterations, usage, finalMessage: { role: 'assistant', content: turn.text } };
+    await recorder.saveTurn({ role: 'assistant', content: turn.text, tool_calls: JSON.stringify(toStoredToolCalls(turn.toolCalls)) }, iterations, usage);
+    conversation.push({ role: 'assistant', content: turn.text, toolCalls: turn.toolCalls });
     if (turn.text) await recorder.emit('message_completed', { content: turn.text, iteration: iterations });
-    if (turn.toolCalls.length === 0) {
-      finalContent = turn.text;
-      break;
-    }
     await executeToolCalls(turn.toolCalls, iterations, conversation, input);
   }
-  return { content: finalContent, iterations, usage };
 }
 
 async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: number, usage: Usage) {

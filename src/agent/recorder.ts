@@ -59,6 +59,12 @@ export class StoreRunRecorder implements RunRecorder {
     await this.store.runs.saveTurn(this.runId, this.row(message), { iterations, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens });
   }
 
+  /** The run ends completed with its final answer, and its session is settled: see RunsRepository.finish (one statement on PostgreSQL). */
+  saveEnd(changes: Parameters<Store['runs']['finish']>[2], settle: Parameters<Store['runs']['finish']>[3], message: SavedMessage): ReturnType<Store['runs']['finish']> {
+    this.throwIfDeltaFailed();
+    return this.store.runs.finish(this.runId, ['running'], changes, settle, this.row(message));
+  }
+
   private row(message: SavedMessage): NewMessage {
     return {
       id: newId(),

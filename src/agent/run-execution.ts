@@ -85,15 +85,16 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
     output_tokens: result.usage.outputTokens,
     finished_at: finishedAt,
   };
-  const ending = await store.runs.finish(run.id, ['running'], completed, { sessionId: run.session_id, usage: result.usage, outcome: 'completed', at: finishedAt });
+  const ending = await recorder.saveEnd(completed, { sessionId: run.session_id, usage: result.usage, outcome: 'completed', at: finishedAt }, result.finalMessage);
   // Lost to a stop: the stop settles the session, and a queued run may wait.
   if (ending === 'lost') return true;
   deps.observer.runFinished('completed', durationMs, result.usage);
   // A run's artifacts come from its own tool calls: none written in this pass of a run that was never interrupted, none to read.
   const recorded = resumed || tools.wroteFiles() ? await store.artifacts.listForRun(run.id) : [];
   const artifacts = recorded.map((artifact) => ({ id: artifact.id, name: artifact.name, path: artifact.path, size: Number(artifact.size) }));
-  // Appended together, so both share one commit.
+  // Appended together, so they share one commit.
   await Promise.all([
+    ...(result.content ? [recorder.emit('message_completed', { content: result.content, iteration: result.iterations })] : []),
     recorder.emit('done', {
       message: 'Task completed',
       content: result.content,

@@ -1,7 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql, type Updateable } from 'kysely';
 import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
-import { insertMessage, MESSAGE_COLUMNS, type NewMessage, selectConversation } from './messages.js';
+import { insertMessage, insertMessageWhen, MESSAGE_COLUMNS, type NewMessage, selectConversation } from './messages.js';
 import { markSessionRunning, settledSession, settleSession, settlement } from './sessions.js';
 import type { Database, MessageRow, RunRow, RunsTable } from '../schema.js';
 
@@ -44,11 +44,9 @@ export class RunsRepository {
       await this.prepared.execute('messages.appendOne', message, insertMessage);
       return this.prepared.rows('messages.all', { sessionId }, selectConversation);
     }
-    const values: Record<string, unknown> = { ...run, at };
-    for (const [key, value] of Object.entries(message)) values[`message.${key}`] = value;
+    const values: Record<string, unknown> = { ...run, at, ...messageValues(message) };
     const rows = await this.prepared.rows('runs.startUnlessBusy', values, (db, v) => {
       const runKeys = Object.keys(run) as Array<keyof RunRow>;
-      const messageKeys = Object.keys(message) as Array<keyof NewMessage>;
       // A parameter in a SELECT list is text to PostgreSQL: the number columns need a cast (the others are text).
       const runValue = (eb: ExpressionBuilder<Database, never>, key: keyof RunRow) => (NUMBER_COLUMNS.has(key) ? eb.cast(eb.val(v[key]), 'bigint') : eb.val(v[key])).as(key);
       return db
@@ -60,17 +58,7 @@ export class RunsRepository {
             .expression(query.selectNoFrom((eb) => runKeys.map((key) => runValue(eb, key))).where((eb) => eb.not(eb.exists(eb.selectFrom('busy').select('busy.id')))))
             .returning('id'),
         )
-        .with('message', (query) =>
-          query
-            .insertInto('messages')
-            .columns([...messageKeys, 'position'])
-            .expression(
-              query
-                .selectFrom('created')
-                .select((eb) => [...messageKeys.map((key) => eb.val(v[`message.${key}`]).as(key)), sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${v.session_id})`.as('position')]),
-            )
-            .returning('id'),
-        )
+        .with('message', (query) => insertMessageWhen(query as never, 'created', (column) => v[`message.${column}`]))
         .with('session', (query) =>
           query
             .updateTable('sessions')
@@ -188,34 +176,54 @@ export class RunsRepository {
   }
 
   /**
-   * Ends a run still in one of `from` and settles its session (usage, status: see settledSession).
-   * 'lost' when another ending won; 'queued' when the session has a queued run to start next,
-   * else 'settled'. On PostgreSQL in one statement.
+   * Ends a run still in one of `from`, with its final message if it has one, and settles its
+   * session (usage, status: see settledSession). 'lost' when another ending won (the message is
+   * then not saved); 'queued' when the session has a queued run to start next, else 'settled'.
+   * On PostgreSQL in one statement.
    */
   async finish(
     id: string,
     from: readonly string[],
     changes: Updateable<RunsTable>,
     settle: { sessionId: string; usage: { inputTokens: number; outputTokens: number }; outcome: 'completed' | 'error'; at: string },
+    message?: NewMessage,
   ): Promise<'lost' | 'settled' | 'queued'> {
     const outcome = settlement(settle.sessionId, settle.usage, settle.outcome, settle.at);
     let settled: { status: string } | undefined;
     if (this.dialect === 'sqlite') {
       if (!(await this.transition(id, from, changes))) return 'lost';
+      if (message) await this.prepared.execute('messages.appendOne', message, insertMessage);
       settled = await this.prepared.first('sessions.settleReturningStatus', outcome, (db, v) => settleSession(db, v).returning('status'));
     } else {
-      settled = await this.prepared.first(`runs.finish:${from.join('|')}`, { ...changes, ...outcome, runId: id }, (db, { runId, sessionId, input, output, outcome: result, at, ...set }) =>
-        db
-          .with('finished', (query) => query.updateTable('runs').set(set).where('id', '=', runId).where('state', 'in', [...from]).returning('id'))
+      const name = `runs.finish:${from.join('|')}${message ? ':message' : ''}`;
+      const values = { ...changes, ...outcome, runId: id, ...(message ? messageValues(message) : {}) };
+      settled = await this.prepared.first(name, values, (db, { runId, sessionId, input, output, outcome: result, at, ...rest }) => {
+        const finished = db.with('finished', (query) => query.updateTable('runs').set(withoutMessage(rest)).where('id', '=', runId).where('state', 'in', [...from]).returning('id'));
+        const messageValue = (column: string) => (rest as Record<string, unknown>)[`message.${column}`];
+        return (message ? (finished.with('message', (query) => insertMessageWhen(query as never, 'finished', messageValue)) as unknown as typeof finished) : finished)
           .updateTable('sessions')
           .set((eb) => settledSession(eb, { input, output, outcome: result, at }))
           .where('id', '=', sessionId)
           .where((eb) => eb.exists(eb.selectFrom('finished').select('finished.id')))
-          .returning('status'),
-      );
+          .returning('status');
+      });
       if (!settled) return 'lost';
     }
     // settledSession keeps a session `running` exactly when a run of it is queued.
     return settled?.status === 'running' ? 'queued' : 'settled';
   }
+}
+
+/** A message's columns as query values of a statement that has other values too. */
+function messageValues(message: NewMessage): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(message)) values[`message.${key}`] = value;
+  return values;
+}
+
+/** The run's own columns among a statement's values. */
+function withoutMessage(values: Record<string, unknown>): Updateable<RunsTable> {
+  const run: Record<string, unknown> = {};
+  for (const key in values) if (!key.startsWith('message.')) run[key] = values[key];
+  return run as Updateable<RunsTable>;
 }
