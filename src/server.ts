@@ -17,6 +17,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { AttachmentResolver } from './agent/attachments.js';
 import { RunManager } from './agent/run-manager.js';
+import { ServiceTasks } from './agent/service-tasks.js';
 import { LocalEventBus } from './events/bus.js';
 import { EventLog } from './events/log.js';
 import { COMPACTABLE_TYPES } from './events/types.js';
@@ -108,7 +109,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     models,
     tools,
     profiles,
-    sessions,
     directories,
     config: config.agent,
     toolPolicy: config.tools.policy,
@@ -146,6 +146,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     uploads,
     sseSlots: new SseSlots(new MemorySseSlotCounter(), config.limits.sse_concurrent),
     runs,
+    serviceTasks: new ServiceTasks({ store, sessions, runs }),
     streams,
     attachments: new AttachmentResolver(uploads),
     localMode: config.auth.local_mode && (loopback || config.server.insecure),

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { conflict, notFound, unavailable } from '../core/errors.js';
+import { conflict, unavailable } from '../core/errors.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { EventLog } from '../events/log.js';
 import type { RunControl } from '../sessions/run-control.js';
-import type { SessionsService } from '../sessions/service.js';
 import type { SessionDirectories } from '../sessions/workspace-dir.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -26,7 +26,6 @@ export interface RunManagerDeps {
   models: BuiltProviders;
   tools: ToolRegistry;
   profiles: Map<string, AgentProfile>;
-  sessions: SessionsService;
   directories: SessionDirectories;
   config: Config['agent'];
   toolPolicy: Config['tools']['policy'];
@@ -51,16 +50,15 @@ class ShutdownSignal extends Error {
   }
 }
 
-export type ServiceState = 'Idle' | 'Running' | 'WaitingForApproval';
-
 /**
  * Owns the runs of this process: starts them (one live run per session, further Service API
- * tasks queued FIFO), stops them, and on start-up resumes whatever a previous process left.
+ * tasks queued FIFO: service-tasks.ts), stops them, and on start-up resumes whatever a previous
+ * process left.
  */
 export class RunManager implements RunControl, RunWaker {
   private readonly active = new Map<string, ActiveRun>();
   /** Serializes start decisions per session within this process; the database index guards across processes. */
-  private readonly sessionLocks = new Map<string, Promise<unknown>>();
+  private readonly sessionLocks = new KeyedLock();
   private shuttingDown = false;
 
   constructor(private readonly deps: RunManagerDeps) {}
@@ -68,7 +66,7 @@ export class RunManager implements RunControl, RunWaker {
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
   async startChat(userId: string, session: NonNullable<RunStart['session']>, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
-    return this.withSessionLock(session.id, async () => {
+    return this.sessionLocks.run(session.id, async () => {
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
       const recorder = this.recorderOf(run);
       let history;
@@ -85,11 +83,9 @@ export class RunManager implements RunControl, RunWaker {
     });
   }
 
-  /** Service API task: runs now on the user's service session, or queues behind the current one. */
-  async execute(userId: string, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
-    this.refuseWhileShuttingDown();
-    const session = await this.serviceSession(userId);
-    return this.withSessionLock(session.id, async () => {
+  /** A Service API task on its session: runs now, or queues behind the session's active run. */
+  async startOrQueue(userId: string, session: SessionRow, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
+    return this.sessionLocks.run(session.id, async () => {
       const busy = await this.deps.store.runs.hasLiveOrQueued(session.id);
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
       await this.deps.store.runs.create(run);
@@ -97,38 +93,6 @@ export class RunManager implements RunControl, RunWaker {
       await this.begin(run, { session });
       return { run, status: 'started' as const };
     });
-  }
-
-  async serviceSession(userId: string): Promise<SessionRow> {
-    return this.withSessionLock(`service:${userId}`, async () => {
-      const existing = await this.deps.store.sessions.findServiceSession(userId);
-      if (existing) return existing;
-      const workspace = await this.deps.store.workspaces.defaultFor(userId);
-      if (!workspace) throw notFound('Default workspace');
-      const created = await this.deps.sessions.create(userId, { workspace_id: workspace.id, title: 'Service API' }, 'service');
-      return (await this.deps.store.sessions.findById(created.id))!;
-    });
-  }
-
-  async serviceStatus(userId: string) {
-    const session = await this.serviceSession(userId);
-    const live = await this.deps.store.runs.findLive(session.id);
-    const queued = await this.deps.store.runs.listQueued(session.id);
-    const state: ServiceState = !live ? 'Idle' : live.state === 'waiting_approval' ? 'WaitingForApproval' : 'Running';
-    return { session_id: session.id, is_running: Boolean(live), state, queued: queued.length, current_task_id: live?.id ?? null };
-  }
-
-  /** Cancels one task (default: the running one) of the user's service session. */
-  async cancelTask(userId: string, taskId?: string): Promise<{ cancelled: boolean; task_id: string | null }> {
-    const session = await this.serviceSession(userId);
-    const run = taskId ? await this.deps.store.runs.findById(taskId) : await this.deps.store.runs.findLive(session.id);
-    if (taskId && (!run || run.user_id !== userId || run.kind !== 'execute')) throw notFound('Task');
-    if (!run) return { cancelled: false, task_id: null };
-    if (run.state === 'queued') {
-      const cancelled = await this.deps.store.runs.transition(run.id, ['queued'], { state: 'cancelled', error_code: 'CANCELLED', error: 'Cancelled before it started', finished_at: isoNow() });
-      return { cancelled, task_id: run.id };
-    }
-    return { cancelled: await this.stopRun(run.id), task_id: run.id };
   }
 
   /** RunControl: cancels queued runs and the live run of a session. */
@@ -143,7 +107,7 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   /** Aborts a live run and waits (bounded) until it has recorded its end. */
-  private async stopRun(runId: string): Promise<boolean> {
+  async stopRun(runId: string): Promise<boolean> {
     const active = this.active.get(runId);
     if (active) {
       active.controller.abort(new RunFailure('CANCELLED', 'Stopped by the user'));
@@ -201,7 +165,7 @@ export class RunManager implements RunControl, RunWaker {
     await this.wake(run.id);
   }
 
-  private refuseWhileShuttingDown(): void {
+  refuseWhileShuttingDown(): void {
     if (this.shuttingDown) throw unavailable('The server is shutting down; retry shortly');
   }
 
@@ -291,7 +255,7 @@ export class RunManager implements RunControl, RunWaker {
   }
 
   private async startNext(sessionId: string): Promise<void> {
-    await this.withSessionLock(sessionId, async () => {
+    await this.sessionLocks.run(sessionId, async () => {
       const active = await this.deps.store.runs.listActive(sessionId);
       if (active.some((run) => run.state !== 'queued')) return;
       const next = active[0];
@@ -302,15 +266,7 @@ export class RunManager implements RunControl, RunWaker {
     });
   }
 
-  private withSessionLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.sessionLocks.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(work);
-    this.sessionLocks.set(key, next);
-    void next.finally(() => {
-      if (this.sessionLocks.get(key) === next) this.sessionLocks.delete(key);
-    }).catch(() => {});
-    return next;
-  }
+
 }
 
 function userMessage(run: RunRow) {

@@ -12,6 +12,7 @@ import type { WorkspacesService } from '../workspaces/service.js';
 import type { SseSlots } from './sse-slots.js';
 import type { StreamDeps } from './streams.js';
 import type { RunManager } from '../agent/run-manager.js';
+import type { ServiceTasks } from '../agent/service-tasks.js';
 import type { ApprovalsService } from '../approvals/service.js';
 import type { AttachmentResolver } from '../agent/attachments.js';
 import type { ProviderHealthEntry } from '../agent/providers/health.js';
@@ -36,6 +37,7 @@ export interface HttpContext {
   uploads: UploadsService;
   sseSlots: SseSlots;
   runs: RunManager;
+  serviceTasks: ServiceTasks;
   approvals: ApprovalsService;
   streams: StreamDeps;
   attachments: AttachmentResolver;

@@ -95,7 +95,7 @@ function presentTask(run: RunRow) {
 }
 
 export async function serviceApiRoutes(app: App, context: HttpContext): Promise<void> {
-  const { runs, streams } = context;
+  const { serviceTasks, streams } = context;
   app.get(
     '/health',
     { schema: { tags, summary: 'Health check (no auth, no rate limit)', security: [], response: { 200: envelope(healthData) } }, config: { rateLimit: false, public: true } },
@@ -116,7 +116,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
       },
     },
     async (request) => {
-      const { run, status } = await runs.execute(requireIdentity(request).userId, request.body.prompt);
+      const { run, status } = await serviceTasks.execute(requireIdentity(request).userId, request.body.prompt);
       return ok({ task_id: run.id, status, timestamp: Math.floor(Date.now() / 1000) });
     },
   );
@@ -140,7 +140,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
         },
       },
     },
-    async (request) => ok(await runs.serviceStatus(requireIdentity(request).userId)),
+    async (request) => ok(await serviceTasks.status(requireIdentity(request).userId)),
   );
 
   app.post(
@@ -153,7 +153,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
         response: { 200: envelope(z.object({ cancelled: z.boolean(), task_id: z.string().nullable() }).meta({ examples: [{ cancelled: true, task_id: EXAMPLE.runId }] })) },
       },
     },
-    async (request) => ok(await runs.cancelTask(requireIdentity(request).userId, request.body?.task_id)),
+    async (request) => ok(await serviceTasks.cancel(requireIdentity(request).userId, request.body?.task_id)),
   );
 
   app.get(
@@ -167,7 +167,7 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
     },
     async (request) => {
       const { userId } = requireIdentity(request);
-      const session = await runs.serviceSession(userId);
+      const session = await serviceTasks.serviceSession(userId);
       return ok({ items: await context.approvals.listPending(userId, session.id) });
     },
   );
