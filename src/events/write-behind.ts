@@ -3,6 +3,7 @@ import { SessionGoneError } from './appender.js';
 import type { EventBus } from './bus.js';
 import { CursorSource } from './cursor-source.js';
 import { type EventCursors, type EventDraft, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from './event-store.js';
+import { PublicationOrder } from './publication-order.js';
 import { LoggedEvent, type StoredEvent } from './types.js';
 
 /** How long a token delta may wait before it is written; bounds what a crash can take back. */
@@ -40,12 +41,8 @@ export class WriteBehindAppender implements EventAppender {
   private unwritten: Unwritten[] = [];
   /** Handed to the store, not yet settled (asynchronous stores only); these come before `unwritten`. */
   private inFlight: Unwritten[] = [];
-  /** Numbered but not yet published, by id; a Map iterates in insertion order, which is id order. */
-  private readonly unpublished = new Map<number, StoredEvent>();
-  /** How many of each session's events are unpublished: a session's deltas wait behind its own events only. */
-  private readonly unpublishedPerSession = new Map<string, number>();
-  /** Published to their sessions, waiting for an unpublished lower id before global subscribers get them; in id order. */
-  private heldFromAll: StoredEvent[] = [];
+  /** Which events wait to be published, and the order they go out in. */
+  private readonly order: PublicationOrder;
   private timer: NodeJS.Timeout | null = null;
   /** The timer fired while a write was in flight: write everything once it settles. */
   private flushDue = false;
@@ -59,9 +56,10 @@ export class WriteBehindAppender implements EventAppender {
 
   constructor(
     private readonly store: LocalEventStore,
-    private readonly bus: EventBus,
+    bus: EventBus,
   ) {
     this.cursors = new CursorSource(store);
+    this.order = new PublicationOrder(bus);
   }
 
   append(draft: EventDraft, data: Record<string, unknown>): Promise<StoredEvent> {
@@ -70,7 +68,7 @@ export class WriteBehindAppender implements EventAppender {
         const event = toEvent(draft, data, cursors);
         if (!event) return reject(new SessionGoneError(draft.sessionId));
         this.unwritten.push({ event, published: false, resolve, reject });
-        this.hold(event);
+        this.order.hold(event);
         // Durable events of other runs arriving in the same turn of the event loop share the commit.
         this.writeSoon();
       });
@@ -82,13 +80,13 @@ export class WriteBehindAppender implements EventAppender {
       const event = toEvent(draft, data, cursors);
       if (!event) return onError(new SessionGoneError(draft.sessionId));
       const full = this.unwritten.length + this.inFlight.length >= MAX_UNWRITTEN_EVENTS;
-      const publishNow = !full && !this.unpublishedPerSession.has(draft.sessionId);
+      const publishNow = !full && !this.order.waits(draft.sessionId);
       this.unwritten.push({ event, published: publishNow, onError });
       if (publishNow) {
-        this.publish([event]);
+        this.order.publish([event]);
         this.startTimer();
       } else {
-        this.hold(event);
+        this.order.hold(event);
         this.writeSoon(full);
       }
     });
@@ -120,58 +118,7 @@ export class WriteBehindAppender implements EventAppender {
   }
 
   firstUnpublished(sessionId?: string): StoredEvent | undefined {
-    if (this.unpublished.size === 0) return undefined;
-    if (sessionId === undefined) return this.unpublished.values().next().value;
-    if (!this.unpublishedPerSession.has(sessionId)) return undefined;
-    for (const event of this.unpublished.values()) if (event.sessionId === sessionId) return event;
-    return undefined;
-  }
-
-  private hold(event: StoredEvent): void {
-    this.unpublished.set(event.id, event);
-    this.unpublishedPerSession.set(event.sessionId, (this.unpublishedPerSession.get(event.sessionId) ?? 0) + 1);
-  }
-
-  /** The event is published, or will never be (its write failed). */
-  private unhold(event: StoredEvent): void {
-    if (!this.unpublished.delete(event.id)) return;
-    const left = this.unpublishedPerSession.get(event.sessionId)! - 1;
-    if (left === 0) this.unpublishedPerSession.delete(event.sessionId);
-    else this.unpublishedPerSession.set(event.sessionId, left);
-  }
-
-  /**
-   * Publishes events (in id order, none held) to their sessions now, and to global subscribers
-   * once no lower id waits. With no global subscriber nothing is held: one that subscribes later
-   * reads what came before from the log once everything is written (EventLog.listForUserAfter).
-   */
-  private publish(events: StoredEvent[]): void {
-    this.bus.publishToSessions(events);
-    const held = this.heldFromAll;
-    if (held.length === 0 && (this.unpublished.size === 0 || events.at(-1)!.id < this.lowestUnpublishedId())) {
-      this.bus.publishToAll(events);
-      return;
-    }
-    if (!this.bus.hasGlobalSubscribers()) return;
-    if (held.length === 0 || held.at(-1)!.id < events[0]!.id) for (const event of events) held.push(event);
-    else this.heldFromAll = mergeById(held, events);
-    this.releaseToAll();
-  }
-
-  /** Global subscribers get the held events below the lowest id still unpublished. */
-  private releaseToAll(): void {
-    const held = this.heldFromAll;
-    if (held.length === 0) return;
-    const floor = this.unpublished.size === 0 ? Infinity : this.lowestUnpublishedId();
-    let count = 0;
-    while (count < held.length && held[count]!.id < floor) count++;
-    if (count === 0) return;
-    this.heldFromAll = count === held.length ? [] : held.slice(count);
-    this.bus.publishToAll(count === held.length ? held : held.slice(0, count));
-  }
-
-  private lowestUnpublishedId(): number {
-    return this.unpublished.keys().next().value ?? Infinity;
+    return this.order.firstWaiting(sessionId);
   }
 
   private allWritten(): boolean {
@@ -234,10 +181,10 @@ export class WriteBehindAppender implements EventAppender {
     const toPublish: StoredEvent[] = [];
     for (const entry of batch) {
       if (entry.published) continue;
-      this.unhold(entry.event);
+      this.order.unhold(entry.event);
       if (!rejected.has(entry.event.id)) toPublish.push(entry.event);
     }
-    if (toPublish.length > 0) this.publish(toPublish);
+    if (toPublish.length > 0) this.order.publish(toPublish);
     for (const entry of batch) {
       if (rejected.has(entry.event.id)) (entry.reject ?? entry.onError)?.(new SessionGoneError(entry.event.sessionId));
       else entry.resolve?.(entry.event);
@@ -249,7 +196,7 @@ export class WriteBehindAppender implements EventAppender {
   /** The database failed outright: nothing of the batch is stored; say so to everyone waiting on it. */
   private failed(batch: Unwritten[], error: unknown): void {
     for (const entry of batch) {
-      this.unhold(entry.event);
+      this.order.unhold(entry.event);
       (entry.reject ?? entry.onError)?.(error);
     }
     this.releaseDeltas();
@@ -262,7 +209,7 @@ export class WriteBehindAppender implements EventAppender {
    * unwritten events. Called with no write in flight, so every unpublished event is here.
    */
   private releaseDeltas(): void {
-    if (this.unpublished.size === 0) return this.releaseToAll();
+    if (!this.order.anyWaiting) return this.order.releaseToAll();
     const released: StoredEvent[] = [];
     let publishedUnwritten = 0;
     for (const entry of this.unwritten) if (entry.published) publishedUnwritten++;
@@ -278,20 +225,20 @@ export class WriteBehindAppender implements EventAppender {
       }
       entry.published = true;
       publishedUnwritten++;
-      this.unhold(entry.event);
+      this.order.unhold(entry.event);
       released.push(entry.event);
     }
     if (released.length > 0) {
-      this.publish(released);
+      this.order.publish(released);
       this.startTimer();
-    } else this.releaseToAll();
+    } else this.order.releaseToAll();
   }
 
   /** After an asynchronous write: what waits for a write, a reader waiting for everything, or a due flush goes next. */
   private continueAfterWrite(): void {
     if (this.unwritten.length === 0) return;
     if (this.waiters.length > 0 || this.flushDue) this.writeSoon(true);
-    else if (this.unpublished.size > 0) this.writeSoon(this.unwritten.length >= MAX_UNWRITTEN_EVENTS);
+    else if (this.order.anyWaiting) this.writeSoon(this.unwritten.length >= MAX_UNWRITTEN_EVENTS);
     else this.startTimer();
   }
 
@@ -366,15 +313,6 @@ function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwr
   const rest: Unwritten[] = [];
   for (const entry of entries) (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
   return [chosen, rest];
-}
-
-/** Two lists of events each in id order, as one. */
-function mergeById(a: StoredEvent[], b: StoredEvent[]): StoredEvent[] {
-  const merged: StoredEvent[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) merged.push(a[i]!.id < b[j]!.id ? a[i++]! : b[j++]!);
-  return merged.concat(a.slice(i), b.slice(j));
 }
 
 /** Two lists each in cursor (id) order, as one. */
