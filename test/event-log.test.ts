@@ -147,3 +147,66 @@ describe('event log across a crash', () => {
       assert.ok(firstAfter > lastBefore && firstAfter - lastBefore < 10, `cursor ${firstAfter} follows ${lastBefore}`);
     }));
 });
+
+describe('the global order across sessions', () => {
+  /**
+   * A durable event of one session (a run's start or end, waiting for its write) holds back only
+   * that session's deltas; the Service API stream, ordered by global id, must still never see a
+   * higher id before a lower one, live or replayed.
+   */
+  test('runs in six sessions, started while others stream: /api/stream is in id order live and the same when replayed', () =>
+    withSession(async (fixture) => {
+      const { fake, token, server } = fixture;
+      const user = { token };
+      const workspaceId = (await server.api('GET', `/api/v1/sessions/${fixture.sessionId}`, { token })).body.workspace_id;
+      const sessions: string[] = [fixture.sessionId];
+      for (let index = 1; index < 6; index++) {
+        const created = await server.api('POST', '/api/v1/sessions', { token, body: { workspace_id: workspaceId } });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        sessions.push(created.body.id);
+      }
+      const tokens = 300;
+      for (let index = 0; index < sessions.length; index++) fake.enqueue({ tokens, tokenDelayMs: 1 });
+      const live = await SseClient.open(`${server.url}/api/stream`, { token: user.token });
+      const chat = (sessionId: string) => SseClient.open(`${server.url}/api/v1/chat/${sessionId}/message`, { token, method: 'POST', body: { content: 'go' } });
+      const chats = await Promise.all(sessions.slice(0, 3).map(chat));
+      await live.waitFor((events) => events.filter((event) => event.data.type === 'assistant_message_delta').length >= 100, 20_000);
+      chats.push(...(await Promise.all(sessions.slice(3).map(chat))));
+      for (const stream of chats) assert.equal(stream.status, 200, JSON.stringify(stream.errorBody));
+      for (const stream of chats) await stream.waitForEvent('done', 30_000);
+      await live.waitFor((events) => events.filter((event) => event.data.type === 'task_completed').length === sessions.length, 20_000);
+      await sleep(100);
+      live.close();
+
+      const ids = live.events.map((event) => Number(event.id));
+      for (let index = 1; index < ids.length; index++) assert.ok(ids[index]! > ids[index - 1]!, `id ${ids[index]} after ${ids[index - 1]}`);
+      const runs = new Set(live.events.map((event) => event.data.run_id));
+      assert.equal(runs.size, sessions.length);
+      for (const runId of runs) {
+        const deltas = live.events.filter((event) => event.data.run_id === runId && event.data.type === 'assistant_message_delta');
+        assert.equal(deltas.length, tokens, `every delta of run ${runId}`);
+      }
+      // The later runs started while the first ones streamed: their starts sit among other runs' deltas.
+      const lateStart = live.events.findIndex((event) => event.data.type === 'task_started' && event.data.session_id === sessions[5]);
+      const firstEnd = live.events.findIndex((event) => event.data.type === 'task_completed');
+      assert.ok(lateStart >= 0 && lateStart < firstEnd, 'runs overlapped');
+
+      // Each chat stream: its own session only, strictly increasing cursors, every token, then done.
+      chats.forEach((stream, index) => {
+        const cursors = stream.events.map((event) => Number(event.id));
+        for (let position = 1; position < cursors.length; position++) assert.ok(cursors[position]! > cursors[position - 1]!);
+        assert.equal(stream.events.filter((event) => event.event === 'content').length, tokens, `chat stream of session ${index}`);
+        assert.ok(stream.events.every((event) => event.data.run_id === undefined || runs.has(event.data.run_id)));
+      });
+
+      // Replayed from the log, the global stream is exactly what was seen live.
+      const replay = await SseClient.open(`${server.url}/api/stream`, { token, lastEventId: 0 });
+      await replay.waitFor((events) => events.length >= live.events.length, 20_000);
+      await sleep(100);
+      replay.close();
+      assert.deepEqual(
+        replay.events.map((event) => `${event.id} ${event.raw}`),
+        live.events.map((event) => `${event.id} ${event.raw}`),
+      );
+    }));
+});

@@ -5,6 +5,7 @@ import { CursorSource } from './cursor-source.js';
 import { type EventCursors, type EventDraft, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from './event-store.js';
 import { PublicationOrder } from './publication-order.js';
 import { LoggedEvent, type StoredEvent } from './types.js';
+import { mergeInCursorOrder, splitBySessionsWaiting, splitOffSessions, type Unwritten } from './unwritten-batches.js';
 
 /** How long a token delta may wait before it is written; bounds what a crash can take back. */
 export const WRITE_BEHIND_MS = 250;
@@ -14,14 +15,6 @@ export const WRITE_BEHIND_MS = 250;
  * durable events of many runs share one; at rest the wait is zero.
  */
 const MIN_COMMIT_GAP_MS = 4;
-
-interface Unwritten {
-  event: StoredEvent;
-  published: boolean;
-  resolve?(event: StoredEvent): void;
-  reject?(error: unknown): void;
-  onError?(error: unknown): void;
-}
 
 /**
  * The single-writer strategy (SQLite; PostgreSQL outside scale-out). Cursors are given in memory
@@ -280,46 +273,4 @@ export class WriteBehindAppender implements EventAppender {
 function toEvent(draft: EventDraft, data: Record<string, unknown>, cursors: EventCursors | null): StoredEvent | null {
   if (!cursors) return null;
   return new LoggedEvent(cursors.id, draft.sessionId, cursors.seq, draft.runId, draft.type, draft.json, draft.createdAt, data);
-}
-
-/** Splits off the entries of every session that has an event waiting for its write (all of that session's entries, in order). */
-function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwritten[]] {
-  const waiting = new Set<string>();
-  for (const entry of entries) if (!entry.published) waiting.add(entry.event.sessionId);
-  return partitionBySessions(entries, waiting);
-}
-
-/**
- * Splits off whole sessions, in the order they first appear, until at least `max` entries are
- * taken (everything when `max` is not given or not reached).
- */
-function splitOffSessions(entries: Unwritten[], max: number | undefined): [Unwritten[], Unwritten[]] {
-  if (max === undefined || entries.length <= max) return [entries, []];
-  const perSession = new Map<string, number>();
-  for (const entry of entries) perSession.set(entry.event.sessionId, (perSession.get(entry.event.sessionId) ?? 0) + 1);
-  const taken = new Set<string>();
-  let count = 0;
-  for (const [sessionId, entriesOfSession] of perSession) {
-    if (count >= max) break;
-    taken.add(sessionId);
-    count += entriesOfSession;
-  }
-  return partitionBySessions(entries, taken);
-}
-
-/** The entries of the given sessions, and the others; both in cursor order. */
-function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwritten[], Unwritten[]] {
-  const chosen: Unwritten[] = [];
-  const rest: Unwritten[] = [];
-  for (const entry of entries) (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
-  return [chosen, rest];
-}
-
-/** Two lists each in cursor (id) order, as one. */
-function mergeInCursorOrder(a: Unwritten[], b: Unwritten[]): Unwritten[] {
-  const merged: Unwritten[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) merged.push(a[i]!.event.id < b[j]!.event.id ? a[i++]! : b[j++]!);
-  return merged.concat(a.slice(i), b.slice(j));
 }
