@@ -61,7 +61,7 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
         // As the recorder writes them, run_id last; now and then not last, which a pack cannot shorten.
         const data = runId === null ? { text } : index % 13 === 0 ? { run_id: runId, text } : { text, iteration: 1, run_id: runId };
         appended.set(session, [...(appended.get(session) ?? []), JSON.stringify(data)]);
-        log.appendDelta(session, runId, type, data, noError);
+        log.appendDelta(session, runId, type, JSON.stringify(data), noError);
       }
       if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x', index });
     }

@@ -10,6 +10,7 @@ import { EventLog } from '../src/events/log.js';
 import { SseWriter } from '../src/events/sse-writer.js';
 import { CaughtSessionEvents, replayThenLive, streamSession } from '../src/events/stream.js';
 import type { StoredEvent } from '../src/events/types.js';
+import { StoreRunRecorder } from '../src/agent/recorder.js';
 import { Store } from '../src/store/store.js';
 import { SqliteEventStore } from '../src/store/sqlite/event-store.js';
 
@@ -118,8 +119,8 @@ describe('event log internals (SQLite)', () => {
     const seen: StoredEvent[] = [];
     bus.subscribeAll((event) => seen.push(event));
     const errors: unknown[] = [];
-    log.appendDelta('gone', null, 'content', { text: 'a' }, (error) => errors.push(error));
-    log.appendDelta('gone', null, 'content', { text: 'b' }, (error) => errors.push(error));
+    log.appendDelta('gone', null, 'content', JSON.stringify({ text: 'a' }), (error) => errors.push(error));
+    log.appendDelta('gone', null, 'content', JSON.stringify({ text: 'b' }), (error) => errors.push(error));
     await first.store.handle.db.deleteFrom('sessions').where('id', '=', 'gone').execute();
     await log.close();
     assert.equal(errors.length, 2, 'the deltas of the deleted session are reported as not stored');
@@ -150,14 +151,14 @@ describe('event log internals (SQLite)', () => {
     const noError = (error: unknown) => assert.fail(String(error));
     const stored = async () => (await store.handle.db.selectFrom('events').select(['session_id', 'type']).orderBy('id').execute()).map((row) => `${row.session_id}:${row.type}`);
 
-    log.appendDelta('s2', null, 'content', { text: 'other session' }, noError);
+    log.appendDelta('s2', null, 'content', JSON.stringify({ text: 'other session' }), noError);
     await log.append('s1', null, 'tool_call', { tool: 'x' });
     assert.deepEqual(await stored(), ['s1:tool_call'], "the other session's delta stays in its write-behind batch");
     assert.equal((await log.listAfter('s2', 0)).length, 1, 'and is readable from memory meanwhile');
 
     const durable = log.append('s1', null, 'tool_result', { tool: 'x' });
-    log.appendDelta('s2', null, 'content', { text: 'behind it' }, noError);
-    log.appendDelta('s1', null, 'content', { text: 'behind it in its session' }, noError);
+    log.appendDelta('s2', null, 'content', JSON.stringify({ text: 'behind it' }), noError);
+    log.appendDelta('s1', null, 'content', JSON.stringify({ text: 'behind it in its session' }), noError);
     assert.deepEqual(s2Seen, ['content', 'content'], "another session's delta reaches that session's subscribers at once");
     assert.deepEqual(s1Seen, ['tool_call'], "the waiting event's session gets nothing past it");
     assert.deepEqual(published, ['s2:content', 's1:tool_call'], 'global subscribers get nothing past the waiting id');
@@ -187,7 +188,7 @@ describe('event log internals (SQLite)', () => {
     const log = new EventLog(eventStore, new LocalEventBus());
     const noError = (error: unknown) => assert.fail(String(error));
     // Interleaved, as concurrent streams append them.
-    for (let index = 0; index < perSession; index++) for (const id of sessions) log.appendDelta(id, null, 'content', { text: `${index}` }, noError);
+    for (let index = 0; index < perSession; index++) for (const id of sessions) log.appendDelta(id, null, 'content', JSON.stringify({ text: `${index}` }), noError);
     await log.drain();
     assert.ok(batches.length >= 2, `${batches.length} transactions`);
     const writtenIn = new Map<string, number>();
@@ -287,7 +288,7 @@ describe('a stream of events caught before they existed', () => {
     const log = new EventLog(await store.openEventStore(), bus);
     const caught = new CaughtSessionEvents(bus, 's1');
     await log.append('s1', null, 'run_started', {});
-    for (let index = 0; index < 5; index++) log.appendDelta('s1', null, 'content', { text: `${index}` }, (error) => assert.fail(String(error)));
+    for (let index = 0; index < 5; index++) log.appendDelta('s1', null, 'content', JSON.stringify({ text: `${index}` }), (error) => assert.fail(String(error)));
     await log.append('s1', null, 'done', {});
     assert.deepEqual(await streamOver(log, bus, caught, 7, false), [1, 2, 3, 4, 5, 6, 7]);
     await log.close();
@@ -301,12 +302,31 @@ describe('a stream of events caught before they existed', () => {
     const log = new EventLog(await store.openEventStore(), bus);
     const caught = new CaughtSessionEvents(bus, 's1');
     const total = 10_050;
-    for (let index = 0; index < total - 1; index++) log.appendDelta('s1', null, 'content', { text: `${index}` }, (error) => assert.fail(String(error)));
+    for (let index = 0; index < total - 1; index++) log.appendDelta('s1', null, 'content', JSON.stringify({ text: `${index}` }), (error) => assert.fail(String(error)));
     await log.append('s1', null, 'done', {});
     assert.equal(caught.whole, false);
     const ids = await streamOver(log, bus, caught, total, true);
     assert.deepEqual(ids, Array.from({ length: total }, (_, index) => index + 1));
     await log.close();
     await store.close();
+  });
+});
+
+describe('a token delta as the recorder writes it', () => {
+  test('is the JSON that JSON.stringify writes for its data, run_id last, whatever the text', () => {
+    const written: Array<{ type: string; json: string }> = [];
+    const log = { appendDelta: (_session: string, _run: string | null, type: string, json: string) => written.push({ type, json }) } as unknown as EventLog;
+    const runId = 'run-"1"\\';
+    const recorder = new StoreRunRecorder({} as Store, log, 's1', runId);
+    const texts = ['plain', 'quote " backslash \\ newline \n tab \t', 'emoji 😀 and a lone surrogate \ud800', '\u0000\u001f\u2028', ''];
+    for (const [index, text] of texts.entries()) {
+      recorder.emitDelta('content', text, index);
+      recorder.emitDelta('thinking', text, index);
+    }
+    const expected = texts.flatMap((text, index) => [
+      { type: 'content', json: JSON.stringify({ text, iteration: index, run_id: runId }) },
+      { type: 'thinking', json: JSON.stringify({ iteration: index, reasoning: text, run_id: runId }) },
+    ]);
+    assert.deepEqual(written, expected);
   });
 });

@@ -23,9 +23,8 @@ export interface AgentTools {
 /** Where the loop records what happens; implemented over the event log and the store. */
 export interface RunRecorder {
   emit(type: LogEventType, data: Record<string, unknown>): Promise<void>;
-  /** High-volume deltas: ordered, but the loop does not wait for each commit. */
-  /** `data` is handed over: the recorder may add to it instead of copying it (one per token). */
-  emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void;
+  /** High-volume deltas (`content` {text, iteration}, `thinking` {iteration, reasoning}): ordered, but the loop does not wait for each commit. */
+  emitDelta(type: 'content' | 'thinking', text: string, iteration: number): void;
   saveMessage(message: { role: 'assistant' | 'tool'; content: string; tool_calls?: string; tool_call_id?: string; attachments?: StoredImage[] }): Promise<void>;
   /** The model's message of a turn, with the run's progress so far. */
   saveTurn(message: { role: 'assistant'; content: string; tool_calls?: string }, iterations: number, usage: Usage): Promise<void>;
@@ -148,10 +147,10 @@ async function streamTurn(input: LoopInput, messages: ChatMessage[], iteration: 
         switch (event.type) {
           case 'text':
             text += event.text;
-            recorder.emitDelta('content', { text: event.text, iteration });
+            recorder.emitDelta('content', event.text, iteration);
             break;
           case 'reasoning':
-            recorder.emitDelta('thinking', { iteration, reasoning: event.text });
+            recorder.emitDelta('thinking', event.text, iteration);
             break;
           case 'tool_call':
             toolCalls.push({ ...event.call, name: tools.fromWireName(event.call.name) });

@@ -14,22 +14,33 @@ type SavedMessage = { role: 'user' | 'assistant' | 'tool'; content: string; tool
 /** Records a run's steps in the event log and the store; every event payload carries `run_id`. */
 export class StoreRunRecorder implements RunRecorder {
   private deltaFailure: unknown = null;
+  private readonly runIdJson: string;
 
   constructor(
     private readonly store: Store,
     private readonly log: EventLog,
     readonly sessionId: string,
     readonly runId: string,
-  ) {}
+  ) {
+    this.runIdJson = JSON.stringify(runId);
+  }
 
   async emit(type: LogEventType, data: Record<string, unknown>): Promise<void> {
     this.throwIfDeltaFailed();
     await this.log.append(this.sessionId, this.runId, type, { ...data, run_id: this.runId });
   }
 
-  emitDelta(type: 'content' | 'thinking', data: Record<string, unknown>): void {
-    data.run_id = this.runId;
-    this.log.appendDelta(this.sessionId, this.runId, type, data, this.onDeltaFailure);
+  /**
+   * The JSON of `{text, iteration, run_id}` (`{iteration, reasoning, run_id}` for thinking), exactly
+   * as JSON.stringify writes it, spelled out: per token one string instead of an object, the
+   * property store `run_id` adds to it and a generic stringify, all garbage within the second.
+   */
+  emitDelta(type: 'content' | 'thinking', text: string, iteration: number): void {
+    const json =
+      type === 'content'
+        ? `{"text":${JSON.stringify(text)},"iteration":${iteration},"run_id":${this.runIdJson}}`
+        : `{"iteration":${iteration},"reasoning":${JSON.stringify(text)},"run_id":${this.runIdJson}}`;
+    this.log.appendDelta(this.sessionId, this.runId, type, json, this.onDeltaFailure);
   }
 
   private readonly onDeltaFailure = (error: unknown) => {

@@ -5,8 +5,11 @@ import type { StoredEvent } from './types.js';
 export interface EventAppender {
   /** Written durably before it is published and before the promise resolves. */
   append(draft: EventDraft, data: Record<string, unknown>): Promise<StoredEvent>;
-  /** A token delta: relayed as cheaply as the store allows; a failure to store it goes to `onError`. */
-  appendDelta(draft: EventDraft, data: Record<string, unknown>, onError: (error: unknown) => void): void;
+  /**
+   * A token delta: relayed as cheaply as the store allows; a failure to store it goes to `onError`.
+   * Only its JSON text exists (a projection that needs `data` parses it).
+   */
+  appendDelta(draft: EventDraft, onError: (error: unknown) => void): void;
   /** Resolves once every event appended so far is written and published. */
   drain(): Promise<void>;
   /** Resolves once every event published so far can be read back from the store. */

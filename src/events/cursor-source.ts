@@ -35,6 +35,11 @@ export class CursorSource {
     this.loading.set(sessionId, { queued, done });
   }
 
+  /** The session's next cursors if they can be had now (null: the session is gone), else undefined: then `take`. */
+  takeNow(sessionId: string): EventCursors | null | undefined {
+    return this.loading.has(sessionId) ? undefined : this.store.allocate(sessionId);
+  }
+
   /** Resolves once the counters being read have been handed out (or failed). */
   async settled(): Promise<void> {
     while (this.loading.size > 0) await Promise.all([...this.loading.values()].map((load) => load.done));

@@ -66,13 +66,16 @@ function packed(events: StoredEvent[], times: number[], suffix: string): LogRow 
   const first = events[0]!;
   const last = events.at(-1)!;
   const lastTime = times.at(-1)!;
-  let data = PACK_MARK;
+  // One flat string from parts: `+=` would build a rope that the writer flattens again.
+  const lines = new Array<string>(events.length);
+  const eventIds = new Array<number>(events.length);
   for (let index = 0; index < events.length; index++) {
     const event = events[index]!;
     const json = suffix ? event.json.slice(0, event.json.length - suffix.length) : event.json;
-    data += `${index === 0 ? '' : '\n'}${event.id} ${lastTime - times[index]!} ${json}`;
+    lines[index] = `${event.id} ${lastTime - times[index]!} ${json}`;
+    eventIds[index] = event.id;
   }
-  return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data, createdAt: last.createdAt, eventIds: events.map((event) => event.id) };
+  return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data: PACK_MARK + lines.join('\n'), createdAt: last.createdAt, eventIds };
 }
 
 interface OpenPack {
@@ -81,36 +84,37 @@ interface OpenPack {
   suffix: string;
 }
 
-/** The rows for a batch of events in cursor order: each session's consecutive deltas packed, rows in id order. */
+/**
+ * The rows for a batch of events in cursor order: each session's consecutive deltas packed, rows
+ * in id order. Called once per batch, so its loops are indexed (see unwritten-batches.ts); a
+ * run's suffix is made once per pack, since a busy batch alternates between runs at every event.
+ */
 export function packRows(events: StoredEvent[]): LogRow[] {
   const rows: LogRow[] = [];
   const open = new Map<string, OpenPack>();
-  let suffixRunId: string | null = null;
-  let suffix = '';
   let timeText = '';
   let time = Number.NaN;
-  for (const event of events) {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]!;
+    const pack = open.get(event.sessionId);
     if (!PACKABLE.has(event.type)) {
-      const pack = open.get(event.sessionId);
       if (pack) rows.push(packed(pack.events, pack.times, pack.suffix));
       open.delete(event.sessionId);
       rows.push(single(event));
       continue;
     }
-    if (event.runId !== suffixRunId) suffix = runIdSuffix((suffixRunId = event.runId));
     if (event.createdAt !== timeText) time = canonicalTime((timeText = event.createdAt));
-    const packable = Number.isFinite(time) && event.json.endsWith(suffix);
-    const pack = open.get(event.sessionId);
     if (pack) {
       const first = pack.events[0]!;
       const previous = pack.events.at(-1)!;
       const fits =
-        packable &&
+        Number.isFinite(time) &&
         event.type === first.type &&
         event.runId === first.runId &&
         event.seq === previous.seq + 1 &&
         event.id - first.id < MAX_PACK_ID_SPAN &&
-        pack.events.length < MAX_EVENTS_PER_PACK;
+        pack.events.length < MAX_EVENTS_PER_PACK &&
+        event.json.endsWith(pack.suffix);
       if (fits) {
         pack.events.push(event);
         pack.times.push(time);
@@ -119,7 +123,8 @@ export function packRows(events: StoredEvent[]): LogRow[] {
       rows.push(packed(pack.events, pack.times, pack.suffix));
       open.delete(event.sessionId);
     }
-    if (packable) open.set(event.sessionId, { events: [event], times: [time], suffix });
+    const suffix = runIdSuffix(event.runId);
+    if (Number.isFinite(time) && event.json.endsWith(suffix)) open.set(event.sessionId, { events: [event], times: [time], suffix });
     else rows.push(single(event));
   }
   for (const pack of open.values()) rows.push(packed(pack.events, pack.times, pack.suffix));

@@ -6,7 +6,7 @@ import { LoggedEvent, type StoredEvent } from './types.js';
 
 interface Queued {
   draft: EventDraft;
-  data: Record<string, unknown>;
+  data?: Record<string, unknown>;
   resolve?(event: StoredEvent): void;
   onError(error: unknown): void;
 }
@@ -34,8 +34,8 @@ export class GroupCommitAppender implements EventAppender {
     return new Promise((resolve, reject) => this.enqueue({ draft, data, resolve, onError: reject }));
   }
 
-  appendDelta(draft: EventDraft, data: Record<string, unknown>, onError: (error: unknown) => void): void {
-    this.enqueue({ draft, data, onError });
+  appendDelta(draft: EventDraft, onError: (error: unknown) => void): void {
+    this.enqueue({ draft, onError });
   }
 
   drain(): Promise<void> {

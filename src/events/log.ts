@@ -26,9 +26,12 @@ export class EventLog {
     return this.appender.append(draft(sessionId, runId, type, data), data);
   }
 
-  /** Appends a token delta (`content`, `thinking`) without waiting for it; see WriteBehindAppender for what a crash may lose. */
-  appendDelta(sessionId: string, runId: string | null, type: 'content' | 'thinking', data: Record<string, unknown>, onError: (error: unknown) => void): void {
-    this.appender.appendDelta(draft(sessionId, runId, type, data), data, onError);
+  /**
+   * Appends a token delta (`content`, `thinking`) given as its JSON text, without waiting for it;
+   * see WriteBehindAppender for what a crash may lose.
+   */
+  appendDelta(sessionId: string, runId: string | null, type: 'content' | 'thinking', json: string, onError: (error: unknown) => void): void {
+    this.appender.appendDelta({ sessionId, runId, type, json, createdAt: isoNow() }, onError);
   }
 
   /**

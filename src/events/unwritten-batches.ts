@@ -1,5 +1,8 @@
 import type { StoredEvent } from './types.js';
 
+// Loops here are indexed: these run once per batch, too rarely to be optimized, and an unoptimized
+// for-of allocates an iterator result per element (thousands per batch, all for the GC).
+
 /** An event of the write-behind log from its cursor until it is written, and who waits for it. */
 export interface Unwritten {
   event: StoredEvent;
@@ -12,7 +15,7 @@ export interface Unwritten {
 /** Splits off the entries of every session that has an event waiting for its write (all of that session's entries, in order). */
 export function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwritten[]] {
   const waiting = new Set<string>();
-  for (const entry of entries) if (!entry.published) waiting.add(entry.event.sessionId);
+  for (let index = 0; index < entries.length; index++) if (!entries[index]!.published) waiting.add(entries[index]!.event.sessionId);
   return partitionBySessions(entries, waiting);
 }
 
@@ -23,7 +26,10 @@ export function splitBySessionsWaiting(entries: Unwritten[]): [Unwritten[], Unwr
 export function splitOffSessions(entries: Unwritten[], max: number | undefined): [Unwritten[], Unwritten[]] {
   if (max === undefined || entries.length <= max) return [entries, []];
   const perSession = new Map<string, number>();
-  for (const entry of entries) perSession.set(entry.event.sessionId, (perSession.get(entry.event.sessionId) ?? 0) + 1);
+  for (let index = 0; index < entries.length; index++) {
+    const sessionId = entries[index]!.event.sessionId;
+    perSession.set(sessionId, (perSession.get(sessionId) ?? 0) + 1);
+  }
   const taken = new Set<string>();
   let count = 0;
   for (const [sessionId, entriesOfSession] of perSession) {
@@ -38,7 +44,10 @@ export function splitOffSessions(entries: Unwritten[], max: number | undefined):
 function partitionBySessions(entries: Unwritten[], sessions: Set<string>): [Unwritten[], Unwritten[]] {
   const chosen: Unwritten[] = [];
   const rest: Unwritten[] = [];
-  for (const entry of entries) (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index]!;
+    (sessions.has(entry.event.sessionId) ? chosen : rest).push(entry);
+  }
   return [chosen, rest];
 }
 

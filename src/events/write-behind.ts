@@ -68,21 +68,26 @@ export class WriteBehindAppender implements EventAppender {
     });
   }
 
-  appendDelta(draft: EventDraft, data: Record<string, unknown>, onError: (error: unknown) => void): void {
-    this.cursors.take(draft.sessionId, onError, (cursors) => {
-      const event = toEvent(draft, data, cursors);
-      if (!event) return onError(new SessionGoneError(draft.sessionId));
-      const full = this.unwritten.length + this.inFlight.length >= MAX_UNWRITTEN_EVENTS;
-      const publishNow = !full && !this.order.waits(draft.sessionId);
-      this.unwritten.push({ event, published: publishNow, onError });
-      if (publishNow) {
-        this.order.publish([event]);
-        this.startTimer();
-      } else {
-        this.order.hold(event);
-        this.writeSoon(full);
-      }
-    });
+  appendDelta(draft: EventDraft, onError: (error: unknown) => void): void {
+    // Most deltas find their session's counter in memory: no closure for them.
+    const cursors = this.cursors.takeNow(draft.sessionId);
+    if (cursors !== undefined) this.acceptDelta(draft, cursors, onError);
+    else this.cursors.take(draft.sessionId, onError, (later) => this.acceptDelta(draft, later, onError));
+  }
+
+  private acceptDelta(draft: EventDraft, cursors: EventCursors | null, onError: (error: unknown) => void): void {
+    const event = toEvent(draft, undefined, cursors);
+    if (!event) return onError(new SessionGoneError(draft.sessionId));
+    const full = this.unwritten.length + this.inFlight.length >= MAX_UNWRITTEN_EVENTS;
+    const publishNow = !full && !this.order.waits(draft.sessionId);
+    this.unwritten.push({ event, published: publishNow, onError });
+    if (publishNow) {
+      this.order.publish([event]);
+      this.startTimer();
+    } else {
+      this.order.hold(event);
+      this.writeSoon(full);
+    }
   }
 
   async drain(): Promise<void> {
@@ -172,13 +177,15 @@ export class WriteBehindAppender implements EventAppender {
   private written(batch: Unwritten[], rejected: Set<number>): void {
     this.lastWriteAt = performance.now();
     const toPublish: StoredEvent[] = [];
-    for (const entry of batch) {
+    for (let index = 0; index < batch.length; index++) {
+      const entry = batch[index]!;
       if (entry.published) continue;
       this.order.unhold(entry.event);
       if (!rejected.has(entry.event.id)) toPublish.push(entry.event);
     }
     if (toPublish.length > 0) this.order.publish(toPublish);
-    for (const entry of batch) {
+    for (let index = 0; index < batch.length; index++) {
+      const entry = batch[index]!;
       if (rejected.has(entry.event.id)) (entry.reject ?? entry.onError)?.(new SessionGoneError(entry.event.sessionId));
       else entry.resolve?.(entry.event);
     }
@@ -205,9 +212,11 @@ export class WriteBehindAppender implements EventAppender {
     if (!this.order.anyWaiting) return this.order.releaseToAll();
     const released: StoredEvent[] = [];
     let publishedUnwritten = 0;
-    for (const entry of this.unwritten) if (entry.published) publishedUnwritten++;
+    const unwritten = this.unwritten;
+    for (let index = 0; index < unwritten.length; index++) if (unwritten[index]!.published) publishedUnwritten++;
     let waiting: Set<string> | undefined;
-    for (const entry of this.unwritten) {
+    for (let index = 0; index < unwritten.length; index++) {
+      const entry = unwritten[index]!;
       if (entry.published) continue;
       if (publishedUnwritten >= MAX_UNWRITTEN_EVENTS) break;
       const sessionId = entry.event.sessionId;
@@ -270,7 +279,7 @@ export class WriteBehindAppender implements EventAppender {
   }
 }
 
-function toEvent(draft: EventDraft, data: Record<string, unknown>, cursors: EventCursors | null): StoredEvent | null {
+function toEvent(draft: EventDraft, data: Record<string, unknown> | undefined, cursors: EventCursors | null): StoredEvent | null {
   if (!cursors) return null;
   return new LoggedEvent(cursors.id, draft.sessionId, cursors.seq, draft.runId, draft.type, draft.json, draft.createdAt, data);
 }
