@@ -98,6 +98,25 @@ describe('auth API', () => {
     assert.equal((await server.api('GET', '/api/v1/auth/me', { token: forged })).status, 401);
   });
 
+  test('an access token accepted before its expiry is refused after it (verified tokens are remembered, their expiry is not)', async () => {
+    const user = await registerUser(server.api);
+    const secret = readFileSync(join(server.environment.dir, 'data', 'jwt_secret'), 'utf8').trim();
+    const claims = JSON.parse(Buffer.from(user.token.split('.')[1]!, 'base64url').toString());
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const shortLived = await new SignJWT({ fam: claims.fam })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(user.userId)
+      .setJti('short')
+      .setExpirationTime(expiresAt)
+      .sign(new TextEncoder().encode(secret));
+    assert.equal((await server.api('GET', '/api/v1/auth/me', { token: shortLived })).status, 200);
+    assert.equal((await server.api('GET', '/api/v1/auth/me', { token: shortLived })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, expiresAt * 1000 - Date.now() + 50));
+    const late = await server.api('GET', '/api/v1/auth/me', { token: shortLived });
+    assert.equal(late.status, 401);
+    assert.equal(late.body.error_code, 'UNAUTHORIZED');
+  });
+
   test('refresh rotates; reusing a spent refresh token revokes the whole family', async () => {
     const user = await registerUser(server.api);
     const first = await server.api('POST', '/api/v1/auth/refresh', { body: { refresh_token: user.refreshToken } });

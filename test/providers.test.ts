@@ -17,6 +17,7 @@ import {
 import type { Config } from '../src/config/schema.js';
 import { startFakeAnthropic } from './support/fake-anthropic.js';
 import { parseStamps, startFakeOpenAI, type FakeServer } from './support/fake-openai.js';
+import { waitUntil } from './support/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -373,6 +374,35 @@ test('openai: benchmark turn streams N stamped tokens', async () => {
     await fake.close();
   }
 });
+
+for (const [name, startFake, providerFor] of [
+  ['openai', startFakeOpenAI, (fake: FakeServer<unknown>) => new OpenAICompatibleProvider(httpOptions(fake))],
+  ['anthropic', startFakeAnthropic, (fake: FakeServer<unknown>) => new AnthropicProvider(httpOptions(fake))],
+] as const) {
+  test(`${name}: a turn that ends normally leaves its connection to the next turn; a body that goes on after the end is cut`, async () => {
+    const fake = (await startFake()) as FakeServer<unknown>;
+    try {
+      const provider = providerFor(fake);
+      for (let turn = 1; turn <= 3; turn += 1) {
+        fake.enqueue({ text: `turn ${turn}` });
+        assert.equal(textOf(await collect(provider.stream(request(ask('hi'))))), `turn ${turn}`);
+        // The body's last bytes are read after the turn's end reached the caller; the next turn takes the connection once they are.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(fake.connections(), { opened: 1, closed: 0 }, 'three turns, one connection');
+
+      // More than a little after the end (here 20 000 characters, then silence): the turn still ends at once, its connection is given up.
+      fake.enqueue({ text: 'the end', trailingChars: 20_000 });
+      assert.equal(textOf(await collect(provider.stream(request(ask('hi'))))), 'the end');
+      await waitUntil(() => fake.connections().closed === 1, 3_000, 'the connection with the endless body to close');
+      fake.enqueue({ text: 'next' });
+      assert.equal(textOf(await collect(provider.stream(request(ask('hi'))))), 'next');
+      assert.equal(fake.connections().opened, 2);
+    } finally {
+      await fake.close();
+    }
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // ResilientModel

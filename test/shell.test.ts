@@ -12,6 +12,7 @@ import { fakeProviderToml } from './support/fake-provider-config.js';
 import { apiClient } from './support/http.js';
 import { registerUser, TestEnvironment } from './support/server.js';
 import { SseClient } from './support/sse.js';
+import { waitUntil } from './support/wait.js';
 
 // CI installs bubblewrap (.ci/run): there a missing sandbox is a failure, not a skip.
 const BWRAP_AVAILABLE = existsSync('/usr/bin/bwrap') || process.env.CI === 'true';
@@ -82,14 +83,6 @@ function processesWith(marker: string): string[] {
     }
   }
   return found;
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** A loopback HTTP server that answers with a token, to tell whether the sandbox reached it. */

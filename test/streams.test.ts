@@ -6,20 +6,13 @@ import { fakeProviderToml } from './support/fake-provider-config.js';
 import { registerUser, startTestServer, TestEnvironment } from './support/server.js';
 import { startFakeModelServer } from './support/fake-model-server.js';
 import { SseClient, type SseEvent } from './support/sse.js';
+import { waitUntil } from './support/wait.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
 type Fixture = Awaited<ReturnType<typeof startFakeModelServer>>;
 const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 3';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(25);
-  }
-}
 
 /** Ids must be unique and increasing; the union of the parts must equal the full list. */
 function assertSeamless(parts: SseEvent[][], full: SseEvent[]): void {

@@ -67,6 +67,8 @@ export interface FakeTurn {
   endAfterChunks?: number;
   /** After the content frames, send a provider error frame and end the response. */
   errorEvent?: { type?: string; message?: string; code?: string | number };
+  /** 20 ms after the last frame, write this many characters of SSE comments and keep the response open. */
+  trailingChars?: number;
 }
 
 export interface RecordedRequest<Body = unknown> {
@@ -97,6 +99,8 @@ export interface FakeServer<Body = unknown> {
   /** Turns still queued. */
   pending(): number;
   setDefaultTurn(turn: FakeTurn): void;
+  /** TCP connections accepted so far, and how many of them have closed. */
+  connections(): { opened: number; closed: number };
   close(): Promise<void>;
 }
 
@@ -169,6 +173,11 @@ export async function startScriptedServer<Body>(
       else res.destroy();
     });
   });
+  const connections = { opened: 0, closed: 0 };
+  server.on('connection', (socket) => {
+    connections.opened += 1;
+    socket.once('close', () => (connections.closed += 1));
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
@@ -223,6 +232,7 @@ export async function startScriptedServer<Body>(
     setDefaultTurn: (turn) => {
       defaultTurn = turn;
     },
+    connections: () => ({ ...connections }),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -247,6 +257,12 @@ async function writeFrames(res: ServerResponse, frames: Frame[], turn: FakeTurn)
     const text = `${frame.event ? `event: ${frame.event}\n` : ''}data: ${data}\n\n`;
     if (!res.write(text)) await drainOrClose(res);
     written += 1;
+  }
+  if (turn.trailingChars !== undefined) {
+    // Comments a client must ignore, after the end has reached it, then silence: the response never ends on its own.
+    await delay(20);
+    res.write(`: ${'x'.repeat(Math.max(0, turn.trailingChars - 3))}\n`);
+    return;
   }
   res.end();
 }

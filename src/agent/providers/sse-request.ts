@@ -1,5 +1,6 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { abortReason } from './abort.js';
 import { errorMessageFromBody, modelErrorFromResponse } from './http-errors.js';
@@ -56,6 +57,7 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
   };
 
   let bodyRead = false;
+  let failed = false;
   let response: IncomingMessage | undefined;
   try {
     try {
@@ -71,7 +73,8 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
     const parser = createParser({ onEvent: (event) => pending.push(event) });
     response.setEncoding('utf8');
     try {
-      for await (const text of response as AsyncIterable<string>) {
+      // Not destroyed when the consumer stops at the turn's end: see releaseConnection.
+      for await (const text of response.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
         idleTimer.refresh();
         parser.feed(text);
         if (pending.length > 0) {
@@ -90,29 +93,72 @@ export async function* streamServerSentEvents(request: SseRequest): AsyncGenerat
     if (!response.complete) throw translate(new Error('the response ended before its end'));
     bodyRead = true;
     if (pending.length > 0) yield pending;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     clearTimeout(idleTimer);
     signal.removeEventListener('abort', onCallerAbort);
-    // Releases the socket when the consumer stopped early or we threw mid-body; a body read to
-    // its end has gone back to the pool already.
+    // A body read to its end has gone back to the pool already.
     if (!bodyRead) {
-      transport.abort();
-      response?.destroy();
+      if (response && !failed && !signal.aborted) releaseConnection(response);
+      else {
+        transport.abort();
+        response?.destroy();
+      }
     }
   }
 }
 
+/** What may still follow the message that ends a turn before its connection is given up. */
+const RELEASE_MAX_CHARS = 16 * 1024;
+const RELEASE_MAX_MS = 5_000;
+
+/**
+ * The consumer stopped reading, normally at the message that ends the turn (`[DONE]`,
+ * `message_stop`), when the body's last bytes have not been read yet. Reading them puts the
+ * connection back in the pool: destroying it would cost every model turn a new TCP (on real
+ * APIs, TLS) connection. A body that goes on past a little more, or for long, is cut.
+ */
+function releaseConnection(response: IncomingMessage): void {
+  if (response.readableEnded || response.destroyed) return;
+  let left = RELEASE_MAX_CHARS;
+  const cut = setTimeout(() => response.destroy(), RELEASE_MAX_MS);
+  cut.unref();
+  response.on('data', (chunk: string) => {
+    left -= chunk.length;
+    if (left < 0) response.destroy();
+  });
+  response.on('error', () => {});
+  response.once('close', () => clearTimeout(cut));
+  response.resume();
+}
+
+/** A model URL as node:http's options, parsed once per URL (they come from the config: a handful). */
+const requestTargets = new Map<string, RequestOptions>();
+
+function requestTarget(url: string): RequestOptions {
+  let target = requestTargets.get(url);
+  if (!target) {
+    target = urlToHttpOptions(new URL(url));
+    if (requestTargets.size >= 64) requestTargets.clear();
+    requestTargets.set(url, target);
+  }
+  return target;
+}
+
 function post(request: SseRequest, signal: AbortSignal): Promise<IncomingMessage> {
-  const url = new URL(request.url);
-  const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
-  if (!send) return Promise.reject(new ModelError(`${request.provider}: unsupported URL scheme ${url.protocol}`, { retryable: false, provider: request.provider }));
+  const target = requestTarget(request.url);
+  const { protocol } = target;
+  const send = protocol === 'https:' ? httpsRequest : protocol === 'http:' ? httpRequest : undefined;
+  if (!send) return Promise.reject(new ModelError(`${request.provider}: unsupported URL scheme ${protocol}`, { retryable: false, provider: request.provider }));
   const body = JSON.stringify(request.body);
   return new Promise((resolve, reject) => {
     const outgoing = send(
-      url,
       {
+        ...target,
         method: 'POST',
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: agents[protocol as keyof typeof agents],
         signal,
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...request.headers, 'content-length': Buffer.byteLength(body) },
       },
