@@ -404,6 +404,19 @@ for (const [name, startFake, providerFor] of [
   });
 }
 
+test('openai: a pooled connection is closed after 4 s idle, and a stream silent for longer is not cut', async () => {
+  const fake = await startFakeOpenAI();
+  try {
+    const provider = new OpenAICompatibleProvider(httpOptions(fake, { requestTimeoutMs: 30_000 }));
+    fake.enqueue({ text: 'slow', tokenDelayMs: 4_500 });
+    assert.equal(textOf(await collect(provider.stream(request(ask('hi'))))), 'slow');
+    assert.deepEqual(fake.connections(), { opened: 1, closed: 0 });
+    await waitUntil(() => fake.connections().closed === 1, 8_000, 'the idle connection to be closed by the client');
+  } finally {
+    await fake.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // ResilientModel
 

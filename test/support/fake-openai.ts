@@ -173,6 +173,8 @@ export async function startScriptedServer<Body>(
       else res.destroy();
     });
   });
+  // Longer than any client's idle timeout, as real APIs' are: a pooled connection is closed by the client.
+  server.keepAliveTimeout = 60_000;
   const connections = { opened: 0, closed: 0 };
   server.on('connection', (socket) => {
     connections.opened += 1;

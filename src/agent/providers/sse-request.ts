@@ -18,8 +18,17 @@ export interface SseRequest {
   idleTimeoutMs: number;
 }
 
-/** Kept-alive connections to model servers, shared by every run. */
-const agents = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
+/**
+ * Kept-alive connections to model servers, shared by every run. An idle one is closed after 4 s
+ * (or a second before the server's `Keep-Alive: timeout=` hint): before most servers close it,
+ * so a turn rarely goes out on a connection the server is closing at that moment (that fails
+ * as a retryable connection error). The timeout never cuts a connection a stream is using.
+ */
+const IDLE_CONNECTION_MS = 4_000;
+const agents = {
+  'http:': new HttpAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
+  'https:': new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
+};
 
 /**
  * POSTs a JSON body and yields the server-sent events of the response, those of one network read
