@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { conflict, unavailable } from '../core/errors.js';
 import { KeyedLock } from '../core/keyed-lock.js';
+import { LoopTurns } from '../core/loop-turns.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { EventLog } from '../events/log.js';
 import type { RunControl } from '../sessions/run-control.js';
@@ -59,6 +60,11 @@ export class RunManager implements RunControl, RunWaker {
   private readonly active = new Map<string, ActiveRun>();
   /** Serializes start decisions per session within this process; the database index guards across processes. */
   private readonly sessionLocks = new KeyedLock();
+  /**
+   * Starts go one per turn of the event loop: a hundred arriving at once would otherwise run back
+   * to back (on SQLite without any I/O between their statements) while every stream waits.
+   */
+  private readonly startTurns = new LoopTurns();
   private shuttingDown = false;
 
   constructor(private readonly deps: RunManagerDeps) {}
@@ -66,6 +72,7 @@ export class RunManager implements RunControl, RunWaker {
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
   async startChat(userId: string, session: NonNullable<RunStart['session']>, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     this.refuseWhileShuttingDown();
+    await this.startTurns.next();
     return this.sessionLocks.run(session.id, async () => {
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
       const recorder = this.recorderOf(run);
@@ -85,6 +92,7 @@ export class RunManager implements RunControl, RunWaker {
 
   /** A Service API task on its session: runs now, or queues behind the session's active run. */
   async startOrQueue(userId: string, session: SessionRow, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
+    await this.startTurns.next();
     return this.sessionLocks.run(session.id, async () => {
       const busy = await this.deps.store.runs.hasLiveOrQueued(session.id);
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
