@@ -71,8 +71,8 @@ export class RunManager implements RunControl, RunWaker {
 
   /** Starts a chat run now, or 409 when the session already has one running or queued. */
   async startChat(userId: string, session: NonNullable<RunStart['session']>, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
-    this.refuseWhileShuttingDown();
     await this.startTurns.next();
+    this.refuseWhileShuttingDown();
     return this.sessionLocks.run(session.id, async () => {
       const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
       const recorder = this.recorderOf(run);
@@ -93,6 +93,7 @@ export class RunManager implements RunControl, RunWaker {
   /** A Service API task on its session: runs now, or queues behind the session's active run. */
   async startOrQueue(userId: string, session: SessionRow, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
     await this.startTurns.next();
+    this.refuseWhileShuttingDown();
     return this.sessionLocks.run(session.id, async () => {
       const busy = await this.deps.store.runs.hasLiveOrQueued(session.id);
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
