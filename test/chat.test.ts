@@ -160,6 +160,21 @@ describe('chat over SSE with an OpenAI-compatible model', () => {
     assert.deepEqual(again.body, { stopped: false });
   });
 
+  test('runs one after another share one model connection (a turn that ends does not close it)', async () => {
+    const sessionId = await newSession();
+    const before = fake.connections().opened;
+    for (const answer of ['first', 'second', 'third']) {
+      fake.enqueue({ text: answer });
+      const stream = await send(sessionId, `say ${answer}`);
+      await stream.waitForEnd();
+      assert.equal(stream.events.at(-1)!.data.content, answer);
+      // The body's last bytes are read just after the turn's end; the next run then finds the connection free.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // One new connection at most (none when an earlier test's is still pooled), not one per run.
+    assert.ok(fake.connections().opened - before <= 1, `${fake.connections().opened - before} connections for three runs`);
+  });
+
   test('a provider 500 is retried and the run succeeds', async () => {
     const sessionId = await newSession();
     const before = fake.requests.length;
