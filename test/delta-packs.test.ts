@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { LocalEventBus } from '../src/events/bus.js';
 import { MAX_EVENTS_PER_PACK } from '../src/events/delta-packs.js';
 import { EventLog } from '../src/events/log.js';
@@ -57,13 +58,14 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       for (const session of ['s1', 's2', 's3', 't1']) {
         const runId = session === 's3' && index >= 100 ? 'second-run' : null;
         const type = session === 's3' && index % 50 === 7 ? 'thinking' : 'content';
-        const text = `${session}-${index} "quoted" \n newline`;
+        // Every character a column separator or an escape could trip on (the PostgreSQL writer joins columns with \u001f).
+        const text = `${session}-${index} "quoted" \n newline, tab\t back\\slash unit\u001f nul\u0000 😀 lone\ud800`;
         // As the recorder writes them, run_id last; now and then not last, which a pack cannot shorten.
         const data = runId === null ? { text } : index % 13 === 0 ? { run_id: runId, text } : { text, iteration: 1, run_id: runId };
         appended.set(session, [...(appended.get(session) ?? []), JSON.stringify(data)]);
         log.appendDelta(session, runId, type, JSON.stringify(data), noError);
       }
-      if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x', index });
+      if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x,\u001f\u0000', index });
     }
     await log.drain();
     for (const session of ['s1', 's2', 's3', 't1']) {
@@ -87,7 +89,8 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       for (const event of list) {
         assert.equal(event.sessionId, session);
         assert.ok(event.createdAt.endsWith('Z'));
-        if (event.type === 'content' || event.type === 'thinking') assert.match(String(event.data.text), new RegExp(`^${session}-\\d+ "quoted" \\n newline$`));
+        if (event.type === 'content' || event.type === 'thinking') assert.match(String(event.data.text), new RegExp(`^${session}-\\d+ "quoted" \\n newline, tab\\t back\\\\slash unit\u001f nul\u0000 😀 lone\ud800$`));
+        if (event.type === 'tool_call') assert.equal(event.data.tool, 'x,\u001f\u0000');
       }
     }
     for (const [session, texts] of appended) {
@@ -149,6 +152,13 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
     }
     const others = await read(0, 50);
     assert.ok(others.every((event) => event.sessionId !== 't1'), "another user's packs never appear");
+  });
+
+  test('on PostgreSQL, packs are compressed with lz4 (pglz cost the writing connection several times more)', { skip: TEST_DATABASE !== 'postgres' && 'compression methods are PostgreSQL\'s' }, async () => {
+    const { rows } = await sql<{ method: string | null; count: number }>`select pg_column_compression(data) as method, count(*)::int as count from events group by 1`.execute(store.handle.db);
+    const compressed = rows.filter((row) => row.method !== null);
+    assert.ok(compressed.length > 0, 'packs of this size are compressed');
+    assert.deepEqual(compressed.map((row) => row.method), ['lz4']);
   });
 
   test('a pack in the first format (whole JSON, ISO times) is still read', async () => {

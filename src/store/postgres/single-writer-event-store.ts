@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
-import { packRows } from '../../events/delta-packs.js';
+import { type LogRow, packRows } from '../../events/delta-packs.js';
 import type { StoredEvent } from '../../events/types.js';
 import { PostgresEventReads } from './event-reads.js';
 
@@ -33,24 +33,52 @@ from sessions where id = $1`;
 
 /**
  * One statement per batch: rows whose session is gone are left out (their ids are the answer), and `max_id`
- * follows the ids written, so deleting the newest rows never lets an id be handed out again. The
- * rows travel as one JSON array of arrays: JSON.stringify is far cheaper than the driver's
- * escaping of seven text arrays element by element. As jsonb, parsed once: `->>` on plain json
- * re-parses the element for each of the seven fields, twice the backend's CPU per batch.
+ * follows the ids written, so deleting the newest rows never lets an id be handed out again. Each
+ * column travels as one text, its values joined by FIELD_SEPARATOR and split by string_to_array:
+ * joining costs next to nothing here, and splitting is a byte search for the backend. (The driver's
+ * escaping of text arrays went element by element; a JSON array cost the backend a parse that
+ * unescapes every quote of every delta, a third of what the writing connection spent.)
  */
 const WRITE = `
 with input as (
-  select (r->>0)::bigint as id, r->>1 as session_id, (r->>2)::bigint as seq, r->>3 as run_id, r->>4 as type, r->>5 as data, r->>6 as created_at
-  from jsonb_array_elements($1::jsonb) as r
+  select * from unnest(
+    string_to_array($1, ',')::bigint[], string_to_array($2, chr(31)), string_to_array($3, ',')::bigint[],
+    string_to_array($4, chr(31), ''), string_to_array($5, chr(31)), string_to_array($6, chr(31)), string_to_array($7, chr(31))
+  ) as r(id, session_id, seq, run_id, type, data, created_at)
 ), inserted as (
   insert into events (id, session_id, seq, run_id, type, data, created_at)
   select input.* from input where exists (select 1 from sessions where sessions.id = input.session_id)
   returning id
 ), high as (
-  insert into event_log_state (name, value) values ('max_id', $2)
+  insert into event_log_state (name, value) values ('max_id', $8)
   on conflict (name) do update set value = greatest(event_log_state.value, excluded.value)
 )
 select input.id from input where not exists (select 1 from inserted where inserted.id = input.id)`;
+
+/**
+ * chr(31), the unit separator. No column's text holds it: `data` is JSON text (JSON.stringify
+ * escapes every control character) or a pack of such lines joined by newlines, and the other
+ * columns are ids, type names and ISO times the server makes. An empty run_id stands for null.
+ */
+const FIELD_SEPARATOR = '\x1f';
+
+/** The WRITE parameters for `rows`: seven joined columns, then the highest id. */
+function writeParameters(rows: LogRow[], highest: number): Array<string | number> {
+  const columns: string[][] = [[], [], [], [], [], [], []];
+  for (const row of rows) {
+    if (row.data.includes(FIELD_SEPARATOR) || row.sessionId.includes(FIELD_SEPARATOR) || row.runId === '' || row.runId?.includes(FIELD_SEPARATOR)) {
+      throw new Error(`event row ${row.id} holds a character the event log's writer cannot send`);
+    }
+    columns[0]!.push(String(row.id));
+    columns[1]!.push(row.sessionId);
+    columns[2]!.push(String(row.seq));
+    columns[3]!.push(row.runId ?? '');
+    columns[4]!.push(row.type);
+    columns[5]!.push(row.data);
+    columns[6]!.push(row.createdAt);
+  }
+  return [columns[0]!.join(','), columns[1]!.join(FIELD_SEPARATOR), columns[2]!.join(','), ...columns.slice(3).map((column) => column.join(FIELD_SEPARATOR)), highest];
+}
 
 const SAVE_COUNTERS = `
 update sessions set last_event_seq = greatest(last_event_seq, counters.seq)
@@ -148,8 +176,7 @@ export class PostgresSingleWriterEventStore extends PostgresEventReads implement
     let highest = 0;
     for (const event of events) if (event.id > highest) highest = event.id;
     const rows = packRows(events);
-    const values = rows.map((row) => [row.id, row.sessionId, row.seq, row.runId, row.type, row.data, row.createdAt]);
-    const query = { name: 'td_events_write', text: WRITE, values: [JSON.stringify(values), highest] };
+    const query = { name: 'td_events_write', text: WRITE, values: writeParameters(rows, highest) };
     // Only the rows left out come back: at rest, none.
     const { rows: left } = await this.writer.query<{ id: number }>(query);
     const rejected = new Set<number>();
