@@ -17,7 +17,7 @@ export function methodNotes(options: { hwmReset: boolean; totalSeconds: number; 
     '  and I/O is read from /proc without instrumenting it. All share one machine: its core count bounds every number.',
     '- **Alternation.** Within each repetition every scenario is measured on the floor, then on tokendance for each database, so drift hits all',
     `  alike. Each server gets a fresh database (SQLite: a temp dir, WAL mode; PostgreSQL: a new database on ${settings.pgAdminUrl.replace(/\/\/[^@/]*@/, '//')}).`,
-    '  One warm-up pass per target (burst c=10, paced c=10, burst c=1, small) is not recorded. Medians over the repetitions; peak RSS is the max.',
+    '  One warm-up pass per target (full-size bursts at c=10, 1 and 100, a short paced c=10) is not recorded. Medians over the repetitions; peak RSS is the max.',
     '- **TTFT** = request sent → first `content` event (median over the runs of a scenario). **Token latency** = receipt by the client − the fake',
     '  model\'s stamp taken as it wrote the token (all tokens of the scenario pooled); in burst mode it is mostly queueing behind the burst, meaningful',
     '  as relay latency only in paced mode. Every run is verified: exactly N content tokens, stamps in order, ids increasing, then `done`.',

@@ -154,11 +154,18 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
     assert.ok(others.every((event) => event.sessionId !== 't1'), "another user's packs never appear");
   });
 
-  test('on PostgreSQL, packs are compressed with lz4 (pglz cost the writing connection several times more)', { skip: TEST_DATABASE !== 'postgres' && 'compression methods are PostgreSQL\'s' }, async () => {
+  test('on PostgreSQL, packs and every other long text are compressed with lz4 (pglz cost the writing connection several times more)', { skip: TEST_DATABASE !== 'postgres' && 'compression methods are PostgreSQL\'s' }, async () => {
     const { rows } = await sql<{ method: string | null; count: number }>`select pg_column_compression(data) as method, count(*)::int as count from events group by 1`.execute(store.handle.db);
     const compressed = rows.filter((row) => row.method !== null);
     assert.ok(compressed.length > 0, 'packs of this size are compressed');
     assert.deepEqual(compressed.map((row) => row.method), ['lz4']);
+    const columns = await sql<{ name: string; method: string }>`select attrelid::regclass::text || '.' || attname as name, attcompression::text as method from pg_attribute
+      where attrelid in ('events'::regclass, 'runs'::regclass, 'messages'::regclass) and attname in ('data', 'answer', 'input', 'checkpoint', 'content') order by 1`.execute(store.handle.db);
+    assert.deepEqual(
+      columns.rows.map((row) => `${row.name} ${row.method}`),
+      ['events.data l', 'messages.content l', 'runs.answer l', 'runs.checkpoint l', 'runs.input l'],
+      'every column of long text is compressed with lz4',
+    );
   });
 
   test('a pack in the first format (whole JSON, ISO times) is still read', async () => {

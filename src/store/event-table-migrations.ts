@@ -69,30 +69,5 @@ export function eventTableMigrations(dialect: Dialect): Record<string, Migration
         await sql`alter table events add foreign key (session_id) references sessions (id) on delete cascade`.execute(db);
       },
     },
-    '0007_postgres_event_data_lz4': {
-      // PostgreSQL 14 and later, when built with lz4. A pack of deltas is a few KB, so PostgreSQL
-      // compresses it inline, by default with pglz: pglz_compress was 43 % of what the connection
-      // writing the log spent. lz4 compresses this text several times faster. Rows already
-      // written keep their pglz data and read as before.
-      async up(db: Kysely<unknown>) {
-        if (dialect !== 'postgres') return;
-        await sql`do $$
-          begin
-            if current_setting('server_version_num')::int >= 140000 then
-              execute 'alter table events alter column data set compression lz4';
-            end if;
-          exception when feature_not_supported then null;
-          end $$`.execute(db);
-      },
-      async down(db: Kysely<unknown>) {
-        if (dialect !== 'postgres') return;
-        await sql`do $$
-          begin
-            if current_setting('server_version_num')::int >= 140000 then
-              execute 'alter table events alter column data set compression default';
-            end if;
-          end $$`.execute(db);
-      },
-    },
   };
 }
