@@ -15,7 +15,7 @@
  * Environment (defaults in brackets):
  *   BENCH_DATABASES=sqlite,postgres   [both; TEST_DATABASE=x alone still means just x]  TEST_PG_URL [postgres://postgres@127.0.0.1:5432/test]
  *   BENCH_SCENARIOS [main,capacity,replay]   BENCH_PROFILE=1 (adds profile)   BENCH_TARGETS [floor,tokendance]
- *   BENCH_REPEAT [3]   BENCH_CONCURRENCY [1,10,100]   BENCH_MODES [burst,paced]
+ *   BENCH_REPEAT [5]   BENCH_CONCURRENCY [1,10,100]   BENCH_MODES [burst,paced]
  *   BENCH_BURST_TOTAL [20000] tokens per burst scenario, split over the runs   BENCH_PACED_TOKENS [200]   BENCH_PACED_DELAY_MS [10]
  *   BENCH_CAPACITY_STEPS [50,100,200,300,400,600,800]   BENCH_CAPACITY_REFINE [2]   BENCH_CAPACITY_TOKENS [200]
  *   BENCH_CAPACITY_MAX_P99_MS [100]   BENCH_CAPACITY_MIN_RATE [80] tok/s per stream, 0 = off   BENCH_CAPACITY_REPEAT [1]   BENCH_CLIENT_WORKERS [2]

@@ -62,7 +62,7 @@ function scenarios(): ScenarioName[] {
 }
 
 export const settings = {
-  repeat: Math.max(1, envInt('BENCH_REPEAT', 3)),
+  repeat: Math.max(1, envInt('BENCH_REPEAT', 5)),
   databases: databases(),
   scenarios: scenarios(),
   targets: envChoices('BENCH_TARGETS', 'floor,tokendance', ['floor', 'tokendance'] as const),

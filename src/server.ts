@@ -71,7 +71,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const logger = createLogger(config.log.level, options.logger ?? true, config.log.format);
   const store = await Store.open(config.database.url);
-  const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir));
+  // Several processes share the database only in scale-out (PostgreSQL + Redis, SPEC §11); otherwise this one numbers events and is the only one to revoke tokens.
+  const scaleOut = store.handle.dialect === 'postgres' && Boolean(config.redis.url);
+  const auth = new AuthService(store, config.auth, resolveJwtSecret(config.auth.jwt_secret, config.data.dir), { onlyRevoker: !scaleOut });
   const localUser = await auth.ensureLocalUser();
   const workspaces = new WorkspacesService(store);
   const directories = new SessionDirectories(config.data.dir);
@@ -80,8 +82,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const providerHealth = new ProviderHealth();
   const models = buildProviders(config, env, (message, fields) => logger.warn(fields ?? {}, message), { health: providerHealth });
   const bus = new LocalEventBus((error) => logger.error({ err: error }, 'event listener failed'));
-  // Several processes write only in scale-out (PostgreSQL + Redis, SPEC §11); otherwise this one numbers events itself.
-  const log = new EventLog(await store.openEventStore({ shared: store.handle.dialect === 'postgres' && Boolean(config.redis.url) }), bus);
+  const log = new EventLog(await store.openEventStore({ shared: scaleOut }), bus);
   sessions.onCreated = (sessionId) => log.sessionCreated(sessionId);
   const streams: StreamDeps = { log, bus, registry: new SseRegistry() };
   const shellChoice = await selectShellSandbox(config.tools.shell, { hiddenPaths: [config.data.dir], bwrapPath: options.bwrapPath });

@@ -152,6 +152,22 @@ describe('auth API', () => {
     assert.equal((await server.api('POST', '/api/v1/auth/logout')).status, 401);
   });
 
+  test('a logout racing requests of the same token: once it has answered, no request gets through', async () => {
+    // The server remembers families it has read unrevoked; a read that overlapped the revocation must not be remembered.
+    const user = await registerUser(server.api);
+    assert.equal((await server.api('GET', '/api/v1/auth/me', { token: user.token })).status, 200);
+    const during = Array.from({ length: 40 }, () => server.api('GET', '/api/v1/auth/me', { token: user.token }));
+    const logout = server.api('POST', '/api/v1/auth/logout', { token: user.token });
+    const more = Array.from({ length: 40 }, () => server.api('GET', '/api/v1/auth/me', { token: user.token }));
+    assert.equal((await logout).status, 204);
+    for (const response of await Promise.all([...during, ...more])) assert.ok([200, 401].includes(response.status));
+    const after = await Promise.all(Array.from({ length: 20 }, () => server.api('GET', '/api/v1/auth/me', { token: user.token })));
+    assert.deepEqual(
+      after.map((response) => response.status),
+      after.map(() => 401),
+    );
+  });
+
   test('logout without a body revokes the login of the access token', async () => {
     const user = await registerUser(server.api);
     assert.equal((await server.api('POST', '/api/v1/auth/logout', { token: user.token })).status, 204);

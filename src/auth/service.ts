@@ -4,6 +4,7 @@ import { isoAfter, isoNow, newId } from '../core/ids.js';
 import type { UserRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { User } from '../schemas/user.js';
+import { TokenFamilyCache } from './family-cache.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { type AccessClaims, AccessTokenCodec, hashOpaqueToken, newOpaqueToken } from './tokens.js';
 
@@ -30,13 +31,17 @@ export const presentUser = (row: UserRow): User => ({
 
 export class AuthService {
   private readonly codec: AccessTokenCodec;
+  /** Absent when another process may revoke (scale-out): then every request reads its family. */
+  private readonly families?: TokenFamilyCache;
 
   constructor(
     private readonly store: Store,
     private readonly config: Config['auth'],
     secret: Uint8Array,
+    options: { onlyRevoker?: boolean } = {},
   ) {
     this.codec = new AccessTokenCodec(secret, config.access_token_ttl_s);
+    if (options.onlyRevoker) this.families = new TokenFamilyCache();
   }
 
   async register(input: { email: string; password: string; username?: string }): Promise<AuthResult> {
@@ -90,7 +95,7 @@ export class AuthService {
     if (!family || family.revoked_at) throw unauthorized('Refresh token has been revoked');
     const now = isoNow();
     if (row.used_at || !(await this.store.tokens.spendRefreshToken(row.id, now))) {
-      await this.store.tokens.revokeFamily(row.family_id, now, 'refresh token reuse');
+      await this.revokeFamily(row.family_id, now, 'refresh token reuse');
       throw unauthorized('Refresh token was already used; all sessions of this login are revoked');
     }
     if (row.expires_at <= now) throw unauthorized('Refresh token has expired');
@@ -100,11 +105,20 @@ export class AuthService {
   /** Ends the login of this access token (and of the given refresh token, if it is the user's). */
   async logout(claims: AccessClaims, refreshToken?: string): Promise<void> {
     const now = isoNow();
-    await this.store.tokens.revokeFamily(claims.familyId, now, 'logout');
+    await this.revokeFamily(claims.familyId, now, 'logout');
     if (refreshToken) {
       const row = await this.store.tokens.findRefreshToken(hashOpaqueToken(refreshToken));
       const family = row && (await this.store.tokens.findFamily(row.family_id));
-      if (family && family.user_id === claims.userId) await this.store.tokens.revokeFamily(family.id, now, 'logout');
+      if (family && family.user_id === claims.userId) await this.revokeFamily(family.id, now, 'logout');
+    }
+  }
+
+  private async revokeFamily(familyId: string, at: string, reason: string): Promise<void> {
+    this.families?.forget(familyId);
+    try {
+      await this.store.tokens.revokeFamily(familyId, at, reason);
+    } finally {
+      this.families?.forget(familyId);
     }
   }
 
@@ -112,8 +126,11 @@ export class AuthService {
   async authenticate(token: string): Promise<AccessClaims> {
     const claims = await this.codec.verify(token);
     if (!claims) throw unauthorized('Invalid or expired access token');
+    if (this.families?.userOf(claims.familyId) === claims.userId) return claims;
+    const epoch = this.families?.readStarted();
     const family = await this.store.tokens.findFamily(claims.familyId);
     if (!family || family.revoked_at || family.user_id !== claims.userId) throw unauthorized('Access token has been revoked');
+    this.families?.remember(family.id, family.user_id, epoch!);
     return claims;
   }
 

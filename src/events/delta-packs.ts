@@ -75,7 +75,9 @@ function packed(events: StoredEvent[], times: number[], suffix: string): LogRow 
     lines[index] = `${event.id} ${lastTime - times[index]!} ${json}`;
     eventIds[index] = event.id;
   }
-  return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data: PACK_MARK + lines.join('\n'), createdAt: last.createdAt, eventIds };
+  // The mark joins the first line, not the joined text: `PACK_MARK + text` would be a rope again.
+  lines[0] = PACK_MARK + lines[0]!;
+  return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data: lines.join('\n'), createdAt: last.createdAt, eventIds };
 }
 
 interface OpenPack {
