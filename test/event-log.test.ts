@@ -119,10 +119,11 @@ describe('event log across a crash', () => {
   test('scale-out (PostgreSQL + Redis): kill -9 mid-answer loses nothing a client saw', { skip: TEST_DATABASE !== 'postgres' && 'scale-out needs PostgreSQL' }, () =>
     withSession((fixture) => crashMidAnswer(fixture, { nothingLost: true }), `[redis]\nurl = "${REDIS_URL}"`));
 
-  test('one writing process: a second server on the same PostgreSQL database is refused at start, and told the way out', { skip: TEST_DATABASE !== 'postgres' && 'the one-writer lock is PostgreSQL\'s' }, () =>
+  test('one writing process: a second server on the same database is refused at start, and told the way out', () =>
     withSession(async (fixture) => {
       const environment = fixture.environment;
-      await assert.rejects(environment.spawn({ toml: fixture.toml }), /another TokenDance process is writing this PostgreSQL database.*scale-out/);
+      const database = TEST_DATABASE === 'postgres' ? 'PostgreSQL' : 'SQLite';
+      await assert.rejects(environment.spawn({ toml: fixture.toml }), new RegExp(`another TokenDance process is writing this ${database} database.*scale-out`));
       // The first server still works.
       const health = await fixture.server.api('GET', '/api/health');
       assert.equal(health.status, 200);

@@ -14,6 +14,7 @@ import { SessionsRepository } from './repositories/sessions.js';
 import { TokensRepository } from './repositories/tokens.js';
 import { UsersRepository } from './repositories/users.js';
 import { SqliteEventStore } from './sqlite/event-store.js';
+import { takeSqliteWriterLock } from './sqlite/writer-lock.js';
 import { WorkspacesRepository } from './repositories/workspaces.js';
 
 /** Every repository over one database; the rest of the program sees only this. */
@@ -51,12 +52,16 @@ export class Store {
 
   /**
    * The event log's storage. Opened by the server only: it marks the log as in use until closed
-   * (and on PostgreSQL holds the one-writer lock), which a CLI command must not do. `shared`:
+   * (and holds the one-writer lock), which a CLI command must not do. `shared`:
    * several processes write (PostgreSQL in scale-out, SPEC §11), so the database numbers events.
    */
   async openEventStore(options: { shared?: boolean } = {}): Promise<EventStore> {
     const { driver } = this.handle;
-    if (driver.dialect === 'sqlite') return new SqliteEventStore(driver.connection);
+    if (driver.dialect === 'sqlite') {
+      // Taken before the store reads its state: a second process must not even run the crash recovery.
+      const lock = this.handle.location === ':memory:' ? undefined : await takeSqliteWriterLock(this.handle.location);
+      return new SqliteEventStore(driver.connection, lock);
+    }
     return options.shared ? new PostgresEventStore(driver.pool) : PostgresSingleWriterEventStore.open(driver.pool);
   }
 

@@ -10,7 +10,7 @@ const ROWS_PER_INSERT = 32;
 
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
 const USER_SESSIONS = 'select sessions.id from sessions join workspace_members on workspace_members.workspace_id = sessions.workspace_id where workspace_members.user_id = ?';
-const isBusy = (error: unknown) => String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
+export const isBusy = (error: unknown) => String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -36,7 +36,11 @@ export class SqliteEventStore implements LocalEventStore {
   private readonly statements;
   private readonly writeBatch: BetterSqlite3.Transaction<(rows: LogRow[], rejected: Set<number>) => void>;
 
-  constructor(private readonly connection: BetterSqlite3.Database) {
+  /** `writerLock`: the one-writer lock (writer-lock.ts), released by `close`. */
+  constructor(
+    private readonly connection: BetterSqlite3.Database,
+    private readonly writerLock?: { release(): void },
+  ) {
     const c = connection;
     this.statements = {
       // Saved at clean shutdown and after a crash; between, the log's own index has the last seq, and
@@ -187,9 +191,13 @@ export class SqliteEventStore implements LocalEventStore {
   }
 
   close(): void {
-    if (!this.connection.open) return;
-    this.saveCounters();
-    this.statements.setState.run('clean_shutdown', 1);
+    try {
+      if (!this.connection.open) return;
+      this.saveCounters();
+      this.statements.setState.run('clean_shutdown', 1);
+    } finally {
+      this.writerLock?.release();
+    }
   }
 
   /**
