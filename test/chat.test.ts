@@ -228,6 +228,19 @@ describe('chat over SSE with an OpenAI-compatible model', () => {
     const attachment = await server.api('POST', `/api/v1/chat/${sessionId}/message`, { token: user.token, body: { content: 'hi', attachments: [{ file_id: 'missing' }] } });
     assert.equal(attachment.status, 404);
     assert.equal((await server.api('POST', `/api/v1/chat/${sessionId}/stop`, { token: other.token })).status, 403);
+    // The access check is part of the start's statement: a refused start leaves neither a run nor a message behind.
+    const foreignImage = await server.api('POST', `/api/v1/chat/${sessionId}/message`, {
+      token: other.token,
+      body: { content: 'hi', attachments: [{ type: 'image', url: 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' }] },
+    });
+    assert.equal(foreignImage.status, 403);
+    const untouched = await server.api('GET', `/api/v1/sessions/${sessionId}?include_details=true`, { token: user.token });
+    assert.deepEqual([untouched.body.status, untouched.body.message_count, untouched.body.current_run], ['created', 0, null]);
+    fake.enqueue({ text: 'still mine' });
+    const owner = await send(sessionId, 'hi');
+    assert.equal(owner.status, 200);
+    await owner.waitForEnd();
+    assert.equal(owner.events.at(-1)!.event, 'done');
   });
 
   test('an uploaded text document is inlined into the prompt', async () => {

@@ -214,20 +214,35 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual(await statusAndUsage(), ['running', 6, 3]);
   });
 
-  test("a run's phases each in one statement on PostgreSQL: start unless busy (run + status + user message), turn (message + usage), finish once (run + final message + session)", async () => {
+  test("a run's phases each in one statement on PostgreSQL: start if allowed and not busy (access + run + status + user message), turn (message + usage), finish once (run + final message + session)", async () => {
     const session = (await createSession()).body;
     const { store } = server.inProcess!.context;
     const now = new Date().toISOString();
     const message = (id: string, role: 'user' | 'assistant', content: string) => ({
       id, session_id: session.id, run_id: 'phase-run', role, content, tool_calls: null, tool_call_id: null, attachments: null, created_at: now,
     });
-    const newRun = (id: string, state = 'running') => ({
-      id, session_id: session.id, user_id: alice.userId, kind: 'chat', state, prompt: "it's me", input: null, answer: null, error: null, error_code: null,
+    const newRun = (id: string, state = 'running', userId = alice.userId, sessionId = session.id) => ({
+      id, session_id: sessionId, user_id: userId, kind: 'chat', state, prompt: "it's me", input: null, answer: null, error: null, error_code: null,
       iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: now, finished_at: null,
     });
-    const conversation = (history: Array<{ position: number; role: string; content: string }> | null) => history?.map((m) => [Number(m.position), m.role, m.content]) ?? null;
-    assert.deepEqual(conversation(await store.runs.startUnlessBusy(newRun('phase-run'), message('phase-m1', 'user', "it's me"))), [[1, 'user', "it's me"]], 'the conversation so far comes back');
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-2'), message('phase-m1b', 'user', 'me again')), null, 'refused while a run is live');
+    type Attempt = Awaited<ReturnType<typeof store.runs.startUnlessBusy>>;
+    const conversation = ({ history }: Attempt) => history?.map((m) => [Number(m.position), m.role, m.content]) ?? null;
+
+    // The access check is part of the start: another user's start and a start on an unknown session write nothing.
+    const foreign = await store.runs.startUnlessBusy(newRun('phase-foreign', 'running', bob.userId), message('phase-mf', 'user', 'let me in'));
+    assert.deepEqual([foreign.access?.session.id, foreign.access?.role, foreign.history], [session.id, null, null], "bob is not a member of alice's workspace");
+    const unknown = await store.runs.startUnlessBusy(newRun('phase-unknown', 'running', alice.userId, 'no-such-session'), message('phase-mu', 'user', 'anyone?'));
+    assert.deepEqual([unknown.access, unknown.history], [undefined, null]);
+    assert.deepEqual([await store.runs.findById('phase-foreign'), await store.runs.findById('phase-unknown'), (await store.sessions.findById(session.id))!.status], [undefined, undefined, 'created']);
+
+    const first = await store.runs.startUnlessBusy(newRun('phase-run'), message('phase-m1', 'user', "it's me"));
+    assert.deepEqual(conversation(first), [[1, 'user', "it's me"]], 'the conversation so far comes back');
+    assert.deepEqual(
+      [first.access?.role, first.access?.session.id, first.access?.session.status, first.access?.session.workspace_tool_policy],
+      ['owner', session.id, 'created', null],
+      'with the session as it was before the start, and its workspace policy',
+    );
+    assert.deepEqual(conversation(await store.runs.startUnlessBusy(newRun('phase-run-2'), message('phase-m1b', 'user', 'me again'))), null, 'refused while a run is live');
     assert.equal(await store.runs.findById('phase-run-2'), undefined, 'and nothing of it written');
     const started = (await store.runs.findById('phase-run'))!;
     assert.deepEqual([started.state, started.prompt, started.iterations, Number(started.input_tokens)], ['running', "it's me", 0, 0]);
@@ -258,11 +273,11 @@ describe('workspaces and sessions API', () => {
       'as stored',
     );
     await store.runs.create(newRun('phase-queued', 'queued'));
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth')), null, 'refused while a run is queued');
+    assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth'))), null, 'refused while a run is queued');
     assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
     assert.deepEqual((await store.messages.all(session.id)).slice(-2).map((m) => [Number(m.position), m.id, m.content]), [[4, 'phase-m4', 'third'], [5, 'phase-m4a', 'the answer']], 'the final answer saved with the end');
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
-    assert.equal(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth')), null, 'still refused: the queued run goes first');
+    assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth'))), null, 'still refused: the queued run goes first');
   });
 
   test("a session this process creates starts its event counter at 0 without reading it (PostgreSQL: no round trip before the first run's first event)", async () => {

@@ -3,7 +3,8 @@ import { withoutNul } from '../core/text.js';
 import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { NewMessage } from '../store/repositories/messages.js';
-import type { MessageRow, RunRow } from '../store/schema.js';
+import type { RunRow } from '../store/schema.js';
+import type { StartAttempt } from '../store/repositories/runs.js';
 import type { Store } from '../store/store.js';
 import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
@@ -53,10 +54,10 @@ export class StoreRunRecorder implements RunRecorder {
   }
 
   /**
-   * A new run starts unless its session has an active one (null then): the run, its session
-   * `running`, the user's message; resolves with the conversation so far, that message last.
+   * A new run starts if its user may use the session and it has no active run: the run, its
+   * session `running`, the user's message; see RunsRepository.startUnlessBusy.
    */
-  saveNewRun(run: RunRow, message: SavedMessage): Promise<MessageRow[] | null> {
+  saveNewRun(run: RunRow, message: SavedMessage): Promise<StartAttempt> {
     return this.store.runs.startUnlessBusy(run, this.row(message));
   }
 

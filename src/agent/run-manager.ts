@@ -5,8 +5,10 @@ import { KeyedLock } from '../core/keyed-lock.js';
 import { LoopTurns } from '../core/loop-turns.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { EventLog } from '../events/log.js';
+import { accessibleSession } from '../sessions/access.js';
 import type { RunControl } from '../sessions/run-control.js';
 import type { SessionDirectories } from '../sessions/workspace-dir.js';
+import type { AccessedSession } from '../store/repositories/sessions.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -69,24 +71,28 @@ export class RunManager implements RunControl, RunWaker {
 
   constructor(private readonly deps: RunManagerDeps) {}
 
-  /** Starts a chat run now, or 409 when the session already has one running or queued. */
-  async startChat(userId: string, session: NonNullable<RunStart['session']>, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
+  /**
+   * Starts a chat run now: 404/403 as for every session route (checked in the same statement as
+   * the start), 409 when the session already has a run running or queued.
+   */
+  async startChat(userId: string, sessionId: string, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number; session: AccessedSession }> {
     await this.startTurns.next();
     this.refuseWhileShuttingDown();
-    return this.sessionLocks.run(session.id, async () => {
-      const run = { ...this.newRun(userId, session.id, 'chat', content, 'running'), input: runInputJson(images) };
+    return this.sessionLocks.run(sessionId, async () => {
+      const run = { ...this.newRun(userId, sessionId, 'chat', content, 'running'), input: runInputJson(images) };
       const recorder = this.recorderOf(run);
-      let history;
+      let attempt;
       try {
-        history = await recorder.saveNewRun(run, userMessage(run));
+        attempt = await recorder.saveNewRun(run, userMessage(run));
       } catch (error) {
         // Another process started one between the check and the insert: the one-live-run index refused this one.
-        if (await this.deps.store.runs.findLive(session.id)) throw conflict('The session already has an active run');
+        if (await this.deps.store.runs.findLive(sessionId)) throw conflict('The session already has an active run');
         throw error;
       }
-      if (!history) throw conflict('The session already has an active run');
-      const startSeq = await this.announce(run, recorder, { session, history });
-      return { run, startSeq };
+      const session = accessibleSession(attempt.access);
+      if (!attempt.history) throw conflict('The session already has an active run');
+      const startSeq = await this.announce(run, recorder, { session, history: attempt.history });
+      return { run, startSeq, session };
     });
   }
 

@@ -108,13 +108,16 @@ export class WsConnection {
         return;
       }
       case 'message': {
-        const session = await context.sessions.requireAccess(userId, frame.session_id);
-        this.refuseMoreThanMax(session.id);
-        const { prompt, images } = await context.attachments.resolve(userId, frame.content, frame.attachments ?? []);
-        const started = await context.runs.startChat(userId, session, prompt, images);
-        this.ack('message', { session_id: session.id, run_id: started.run.id });
+        const sessionId = frame.session_id;
+        const given = frame.attachments ?? [];
+        // As POST /chat/{id}/message: access is checked before attachments are stored, else by the start itself.
+        if (given.length > 0) await context.sessions.requireAccess(userId, sessionId);
+        this.refuseMoreThanMax(sessionId);
+        const { prompt, images } = await context.attachments.resolve(userId, frame.content, given);
+        const started = await context.runs.startChat(userId, sessionId, prompt, images);
+        this.ack('message', { session_id: sessionId, run_id: started.run.id });
         // Like POST /chat/{id}/message: the run's events from its start; then the session stays followed.
-        if (!this.subscriptions.has(session.id)) this.follow(session.id, started.startSeq - 1);
+        if (!this.subscriptions.has(sessionId)) this.follow(sessionId, started.startSeq - 1);
         return;
       }
       case 'confirm': {

@@ -1,11 +1,12 @@
 import { resolve, sep } from 'node:path';
-import { conflict, forbidden, notFound, validationError } from '../core/errors.js';
+import { conflict, notFound, validationError } from '../core/errors.js';
 import { isoNow, newId } from '../core/ids.js';
 import type { Artifact } from '../schemas/artifact.js';
 import type { Message } from '../schemas/message.js';
 import type { Session, SessionStatus } from '../schemas/session.js';
 import type { ArtifactRow, MessageRow, SessionRow } from '../store/schema.js';
 import type { AccessedSession } from '../store/repositories/sessions.js';
+import { accessibleSession } from './access.js';
 import type { Store } from '../store/store.js';
 import type { WorkspacesService } from '../workspaces/service.js';
 import type { RunControl } from './run-control.js';
@@ -95,10 +96,7 @@ export class SessionsService {
 
   /** 404 for an unknown session, 403 when the user is not a member of its workspace. */
   async requireAccess(userId: string, sessionId: string): Promise<AccessedSession> {
-    const found = await this.store.sessions.findWithRole(sessionId, userId);
-    if (!found) throw notFound('Session');
-    if (!found.role) throw forbidden('You do not have access to this session');
-    return found.session;
+    return accessibleSession(await this.store.sessions.findWithRole(sessionId, userId));
   }
 
   async get(userId: string, sessionId: string, includeDetails: boolean) {

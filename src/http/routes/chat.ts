@@ -49,15 +49,18 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
     },
     async (request, reply) => {
       const { userId } = requireIdentity(request);
-      const session = await context.sessions.requireAccess(userId, request.params.id);
-      const { prompt, images } = await attachments.resolve(userId, request.body.content, request.body.attachments ?? []);
+      const sessionId = request.params.id;
+      const given = request.body.attachments ?? [];
+      // Attachments may be stored on their way (data: URLs): only for a session the user may use. Without them, the start checks.
+      if (given.length > 0) await context.sessions.requireAccess(userId, sessionId);
+      const { prompt, images } = await attachments.resolve(userId, request.body.content, given);
       // Take the stream slot before starting, so a refused stream never leaves an unwatched run behind.
       const release = await context.sseSlots.acquire(userId);
       // Caught from before the run starts: the stream then needs no read of the log.
-      const caught = new CaughtSessionEvents(streams.bus, session.id);
+      const caught = new CaughtSessionEvents(streams.bus, sessionId);
       let started;
       try {
-        started = await runs.startChat(userId, session, prompt, images);
+        started = await runs.startChat(userId, sessionId, prompt, images);
       } catch (error) {
         caught.close();
         release();
@@ -70,7 +73,7 @@ export async function chatRoutes(app: App, context: HttpContext): Promise<void> 
         if (frame) writer.send(event.seq, frame.event, frame.json);
         return event.type === 'done' || event.type === 'error';
       };
-      await streamSession(streams.log, streams.bus, writer, session.id, started.startSeq - 1, write, caught);
+      await streamSession(streams.log, streams.bus, writer, sessionId, started.startSeq - 1, write, caught);
     },
   );
 

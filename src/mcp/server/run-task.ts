@@ -2,7 +2,6 @@ import type { CallToolResult, ServerNotification, ServerRequest } from '@modelco
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { notFound, validationError } from '../../core/errors.js';
 import { SessionFollower } from '../../events/session-follower.js';
-import type { SessionRow } from '../../store/schema.js';
 import { type ApprovalPrompt, ApprovalPrompter, type Elicit } from './approval-prompter.js';
 import type { McpCaller, McpServerDeps } from './deps.js';
 import { ProgressReporter } from './progress-reporter.js';
@@ -37,7 +36,7 @@ export async function runTask(deps: McpServerDeps, caller: McpCaller, input: Run
   const session = await sessionFor(deps, userId, input);
   // Cancelled while the session was being prepared: start nothing.
   if (extra.signal.aborted) return { content: [{ type: 'text', text: 'The task was cancelled before it started.' }], isError: true };
-  const { run, startSeq } = await deps.runs.startChat(userId, session, input.prompt);
+  const { run, startSeq } = await deps.runs.startChat(userId, session.id, input.prompt);
   const base = { task_id: run.id, session_id: session.id };
   const follower = new SessionFollower(deps.log, deps.bus, session.id, startSeq - 1);
   const token = extra._meta?.progressToken;
@@ -117,7 +116,8 @@ export async function runTask(deps: McpServerDeps, caller: McpCaller, input: Run
   }
 }
 
-async function sessionFor(deps: McpServerDeps, userId: string, input: RunTaskInput): Promise<SessionRow> {
+/** The session the task runs in: the given one (the start checks access again in its own statement), or a new one. */
+async function sessionFor(deps: McpServerDeps, userId: string, input: RunTaskInput): Promise<{ id: string }> {
   if (input.session_id) {
     const session = await deps.sessions.requireAccess(userId, input.session_id);
     if (input.task_type !== undefined && input.task_type !== session.task_type) {
@@ -128,8 +128,7 @@ async function sessionFor(deps: McpServerDeps, userId: string, input: RunTaskInp
   const workspaceId = await deps.defaultWorkspaceOf(userId);
   if (!workspaceId) throw notFound('Default workspace');
   const title = input.prompt.replace(/\s+/g, ' ').trim().slice(0, TITLE_CHARS) || 'MCP task';
-  const created = await deps.sessions.create(userId, { workspace_id: workspaceId, title, task_type: input.task_type });
-  return deps.sessions.requireAccess(userId, created.id);
+  return deps.sessions.create(userId, { workspace_id: workspaceId, title, task_type: input.task_type });
 }
 
 function structured(output: RunTaskOutput, text: string): CallToolResult {

@@ -1,8 +1,8 @@
-import { type ExpressionBuilder, type Kysely, sql, type Updateable } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type Updateable } from 'kysely';
 import type { Dialect } from '../database.js';
 import { PreparedQueries } from '../prepared.js';
 import { insertMessage, insertMessageWhen, MESSAGE_COLUMNS, type NewMessage, selectConversation } from './messages.js';
-import { markSessionRunning, settledSession, settleSession, settlement } from './sessions.js';
+import { markSessionRunning, selectSessionWithRole, type SessionWithRole, settledSession, settleSession, settlement, withRole } from './sessions.js';
 import type { Database, MessageRow, RunRow, RunsTable } from '../schema.js';
 
 /** Run states; `queued` waits behind another run of the same session. */
@@ -10,6 +10,12 @@ export const ACTIVE_RUN_STATES = ['queued', 'running', 'waiting_approval'] as co
 export const LIVE_RUN_STATES = ['running', 'waiting_approval'] as const;
 /** The runs table's number columns. */
 const NUMBER_COLUMNS = new Set<string>(['iterations', 'input_tokens', 'output_tokens']);
+
+/** What a start found: the session and the user's role there (undefined: no such session), and the conversation if the run started (null: it did not). */
+export interface StartAttempt {
+  access: SessionWithRole | undefined;
+  history: MessageRow[] | null;
+}
 
 export class RunsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
@@ -27,35 +33,42 @@ export class RunsRepository {
   }
 
   /**
-   * Creates a running run unless its session has a live or queued one (null then), marks the
-   * session running with the user's message, and reads the conversation so far (that message
-   * last): what the run sends its model. On PostgreSQL one statement, where the round trips of a
-   * chat run's start before its model is called were five (the check, the run, the session with
-   * the message, the conversation). A concurrent start in another process fails on the
-   * one-live-run index.
+   * Creates a running run if its user may use its session and the session has no live or queued
+   * run, marks the session running with the user's message, and reads the conversation so far
+   * (that message last): what the run sends its model. On PostgreSQL one statement, the access
+   * check included, where a chat message's start once took a round trip for each: the access
+   * check, the busy check, the run, the session with the message, the conversation. A concurrent
+   * start in another process fails on the one-live-run index.
    */
-  async startUnlessBusy(run: RunRow, message: NewMessage): Promise<MessageRow[] | null> {
+  async startUnlessBusy(run: RunRow, message: NewMessage): Promise<StartAttempt> {
     const sessionId = run.session_id;
     const at = run.started_at ?? run.created_at;
     if (this.dialect === 'sqlite') {
-      if (await this.hasLiveOrQueued(sessionId)) return null;
+      const found = await this.prepared.first('sessions.findWithRole', { id: sessionId, userId: run.user_id }, selectSessionWithRole);
+      const access = found && withRole(found);
+      if (!access?.role || (await this.hasLiveOrQueued(sessionId))) return { access, history: null };
       await this.create(run);
       await this.prepared.execute('sessions.markRunning', { sessionId, at }, markSessionRunning);
       await this.prepared.execute('messages.appendOne', message, insertMessage);
-      return this.prepared.rows('messages.all', { sessionId }, selectConversation);
+      return { access, history: await this.prepared.rows('messages.all', { sessionId }, selectConversation) };
     }
     const values: Record<string, unknown> = { ...run, at, ...messageValues(message) };
-    const rows = await this.prepared.rows('runs.startUnlessBusy', values, (db, v) => {
+    const rows = (await this.prepared.rows('runs.startUnlessBusy', values, (db, v) => {
       const runKeys = Object.keys(run) as Array<keyof RunRow>;
       // A parameter in a SELECT list is text to PostgreSQL: the number columns need a cast (the others are text).
       const runValue = (eb: ExpressionBuilder<Database, never>, key: keyof RunRow) => (NUMBER_COLUMNS.has(key) ? eb.cast(eb.val(v[key]), 'bigint') : eb.val(v[key])).as(key);
       return db
+        .with('access', (query) => selectSessionWithRole(query, { id: v.session_id as string, userId: v.user_id as string }))
         .with('busy', (query) => query.selectFrom('runs').select('id').where('session_id', '=', v.session_id as string).where('state', 'in', [...ACTIVE_RUN_STATES]).limit(1))
         .with('created', (query) =>
           query
             .insertInto('runs')
             .columns(runKeys)
-            .expression(query.selectNoFrom((eb) => runKeys.map((key) => runValue(eb, key))).where((eb) => eb.not(eb.exists(eb.selectFrom('busy').select('busy.id')))))
+            .expression(
+              query
+                .selectNoFrom((eb) => runKeys.map((key) => runValue(eb, key)))
+                .where((eb) => eb.and([eb.exists(eb.selectFrom('access').select('access.id').where('access.member_role', 'is not', null)), eb.not(eb.exists(eb.selectFrom('busy').select('busy.id')))])),
+            )
             .returning('id'),
         )
         .with('message', (query) => insertMessageWhen(query as never, 'created', (column) => v[`message.${column}`]))
@@ -67,16 +80,22 @@ export class RunsRepository {
             .where((eb) => eb.exists(eb.selectFrom('created').select('created.id')))
             .returning('id'),
         )
-        // The statement's snapshot predates its own inserts: the conversation before this message.
-        .selectFrom('created')
-        .leftJoin('messages', (join) => join.on('messages.session_id', '=', v.session_id as string))
-        .select(MESSAGE_COLUMNS.map((column) => `messages.${column}` as const))
+        // The statement's snapshot predates its own writes: the session before this start, the conversation before this message.
+        .selectFrom('access')
+        .leftJoin('created', (join) => join.onTrue())
+        .leftJoin('messages', (join) => join.on('messages.session_id', '=', v.session_id as string).on('created.id', 'is not', null))
+        .selectAll('access')
+        .select(['created.id as created_run_id', ...MESSAGE_COLUMNS.map((column) => `messages.${column} as message_${column}` as const)])
         .orderBy('messages.position', 'asc');
-    });
-    if (rows.length === 0) return null;
-    const before = rows.filter((row) => row.id !== null) as MessageRow[];
+    })) as unknown as StartRow[];
+    const first = rows[0];
+    if (!first) return { access: undefined, history: null };
+    const access = withRole(sessionOfStartRow(first));
+    if (first.created_run_id === null) return { access, history: null };
+    const before: MessageRow[] = [];
+    for (const row of rows) if (row.message_id !== null) before.push(messageOfStartRow(row));
     const position = before.length === 0 ? 1 : Number(before.at(-1)!.position) + 1;
-    return [...before, { ...message, attachments: message.attachments ?? null, position }];
+    return { access, history: [...before, { ...message, attachments: message.attachments ?? null, position }] };
   }
 
   findById(id: string): Promise<RunRow | undefined> {
@@ -226,4 +245,19 @@ function withoutMessage(values: Record<string, unknown>): Updateable<RunsTable> 
   const run: Record<string, unknown> = {};
   for (const key in values) if (!key.startsWith('message.')) run[key] = values[key];
   return run as Updateable<RunsTable>;
+}
+
+type StartRow = Record<string, unknown> & { created_run_id: string | null; message_id: string | null };
+
+/** The session's columns of a row of the start statement (the message columns are prefixed `message_`). */
+function sessionOfStartRow(row: StartRow) {
+  const session: Record<string, unknown> = {};
+  for (const key in row) if (key !== 'created_run_id' && !key.startsWith('message_')) session[key] = row[key];
+  return session as Parameters<typeof withRole>[0];
+}
+
+function messageOfStartRow(row: StartRow): MessageRow {
+  const message: Record<string, unknown> = {};
+  for (const column of MESSAGE_COLUMNS) message[column] = row[`message_${column}`];
+  return message as unknown as MessageRow;
 }

@@ -14,6 +14,27 @@ export interface SessionListQuery {
 /** A session as an access check reads it: with its workspace's tool policy (JSON), which a run started from it needs. */
 export type AccessedSession = SessionRow & { workspace_tool_policy: string | null };
 
+/** A session as an access check finds it, and the user's role in its workspace (null: not a member). */
+export interface SessionWithRole {
+  session: AccessedSession;
+  role: string | null;
+}
+
+/** The session with its workspace's tool policy and the role of `userId` there: what an access check reads. */
+export const selectSessionWithRole = (db: QueryCreator<Database>, v: { id: string; userId: string }) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('workspaces', 'workspaces.id', 'sessions.workspace_id')
+    .leftJoin('workspace_members', (join) => join.onRef('workspace_members.workspace_id', '=', 'sessions.workspace_id').on('workspace_members.user_id', '=', v.userId))
+    .selectAll('sessions')
+    .select(['workspace_members.role as member_role', 'workspaces.tool_policy as workspace_tool_policy'])
+    .where('sessions.id', '=', v.id);
+
+/** Splits a row of selectSessionWithRole into the session and the role. */
+export function withRole({ member_role: role, ...session }: AccessedSession & { member_role: string | null }): SessionWithRole {
+  return { session, role };
+}
+
 export class SessionsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */
   private readonly prepared: PreparedQueries<Database>;
@@ -34,19 +55,9 @@ export class SessionsRepository {
   }
 
   /** The session and the user's role in its workspace (null: not a member), in one read. */
-  async findWithRole(id: string, userId: string): Promise<{ session: AccessedSession; role: string | null } | undefined> {
-    const row = await this.prepared.first('sessions.findWithRole', { id, userId }, (db, v) =>
-      db
-        .selectFrom('sessions')
-        .innerJoin('workspaces', 'workspaces.id', 'sessions.workspace_id')
-        .leftJoin('workspace_members', (join) => join.onRef('workspace_members.workspace_id', '=', 'sessions.workspace_id').on('workspace_members.user_id', '=', v.userId))
-        .selectAll('sessions')
-        .select(['workspace_members.role as member_role', 'workspaces.tool_policy as workspace_tool_policy'])
-        .where('sessions.id', '=', v.id),
-    );
-    if (!row) return undefined;
-    const { member_role: role, ...session } = row;
-    return { session, role };
+  async findWithRole(id: string, userId: string): Promise<SessionWithRole | undefined> {
+    const row = await this.prepared.first('sessions.findWithRole', { id, userId }, selectSessionWithRole);
+    return row && withRole(row);
   }
 
   findServiceSession(userId: string): Promise<SessionRow | undefined> {
