@@ -234,6 +234,8 @@ describe('chat over SSE with an OpenAI-compatible model', () => {
       body: { content: 'hi', attachments: [{ type: 'image', url: 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' }] },
     });
     assert.equal(foreignImage.status, 403);
+    const { db } = server.inProcess!.context.store.handle;
+    assert.deepEqual(await db.selectFrom('files').select('id').where('user_id', '=', other.userId).execute(), [], 'the refused message stored no upload');
     const untouched = await server.api('GET', `/api/v1/sessions/${sessionId}?include_details=true`, { token: user.token });
     assert.deepEqual([untouched.body.status, untouched.body.message_count, untouched.body.current_run], ['created', 0, null]);
     fake.enqueue({ text: 'still mine' });

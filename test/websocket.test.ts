@@ -13,6 +13,9 @@ const LIMITS = '[limits]\nrequests_per_minute = 100000\nsse_concurrent = 50\n[ag
 
 type Fixture = Awaited<ReturnType<typeof startFakeModelServer>>;
 
+/** A real 1×1 PNG. */
+const PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+
 const ticketFor = async (fixture: Fixture, token = fixture.user.token): Promise<string> => {
   const response = await fixture.server.api('POST', '/api/v1/auth/stream-ticket', { token });
   assert.equal(response.status, 201, response.text);
@@ -209,11 +212,15 @@ describe('WebSocket /api/v1/ws', () => {
     for (const frame of [
       { type: 'subscribe', session_id: sessionId },
       { type: 'message', session_id: sessionId, content: 'let me in' },
+      // A data: image would be stored while attachments are resolved: access is checked before that.
+      { type: 'message', session_id: sessionId, content: 'let me in', attachments: [{ type: 'image', url: `data:image/png;base64,${PNG_BASE64}` }] },
       { type: 'stop', session_id: sessionId },
     ]) {
       const reply = await client.request(frame);
       assert.deepEqual([reply.type, reply.code, reply.status, reply.request_type], ['error', 'FORBIDDEN', 403, frame.type]);
     }
+    const { db } = fixture.server.inProcess!.context.store.handle;
+    assert.deepEqual(await db.selectFrom('files').select('id').where('user_id', '=', stranger.userId).execute(), [], 'the refused messages stored no upload');
     const unknown = await client.request({ type: 'subscribe', session_id: '00000000-0000-4000-8000-000000000000' });
     assert.equal(unknown.code, 'NOT_FOUND');
     // An approval of the owner's session cannot be answered by the stranger.

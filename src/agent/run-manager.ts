@@ -8,7 +8,6 @@ import type { EventLog } from '../events/log.js';
 import { accessibleSession } from '../sessions/access.js';
 import type { RunControl } from '../sessions/run-control.js';
 import type { SessionDirectories } from '../sessions/workspace-dir.js';
-import type { AccessedSession } from '../store/repositories/sessions.js';
 import type { RunRow, SessionRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -75,7 +74,7 @@ export class RunManager implements RunControl, RunWaker {
    * Starts a chat run now: 404/403 as for every session route (checked in the same statement as
    * the start), 409 when the session already has a run running or queued.
    */
-  async startChat(userId: string, sessionId: string, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number; session: AccessedSession }> {
+  async startChat(userId: string, sessionId: string, content: string, images: StoredImage[] = []): Promise<{ run: RunRow; startSeq: number }> {
     await this.startTurns.next();
     this.refuseWhileShuttingDown();
     return this.sessionLocks.run(sessionId, async () => {
@@ -92,7 +91,7 @@ export class RunManager implements RunControl, RunWaker {
       const session = accessibleSession(attempt.access);
       if (!attempt.history) throw conflict('The session already has an active run');
       const startSeq = await this.announce(run, recorder, { session, history: attempt.history });
-      return { run, startSeq, session };
+      return { run, startSeq };
     });
   }
 
