@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { PreparedQueries } from '../src/store/prepared.js';
 import { registerUser, startTestServer } from './support/server.js';
 
@@ -254,30 +255,108 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual([progress.iterations, Number(progress.input_tokens), Number(progress.output_tokens)], [2, 25, 9]);
 
     const settle = { sessionId: session.id, usage: { inputTokens: 25, outputTokens: 9 }, outcome: 'completed' as const, at: now };
-    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'completed', answer: 'second', finished_at: now }, settle), 'settled');
-    assert.equal(await store.runs.finish('phase-run', ['running'], { state: 'failed', finished_at: now }, settle, message('phase-lost', 'assistant', 'never')), 'lost', 'a second ending loses, its message unsaved');
+    const completion = (answer: string) => ({ answer, iterations: 2, input_tokens: 25, output_tokens: 9, finished_at: now });
+    assert.equal(await store.runs.finish('phase-run', completion('second'), settle, message('phase-end', 'assistant', 'second')), 'settled');
+    assert.equal(await store.runs.finish('phase-run', completion('never'), settle, message('phase-lost', 'assistant', 'never')), 'lost', 'a second ending loses, its message unsaved');
     const run = (await store.runs.findById('phase-run'))!;
     assert.deepEqual([run.state, run.answer], ['completed', 'second']);
     const settled = (await store.sessions.findById(session.id))!;
     assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
-    assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3'], 'neither the lost ending nor the refused start added a message');
+    assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3', 'phase-end'], 'neither the lost ending nor the refused start added a message');
 
     // A run that ends while another waits queued says so: the run manager starts that one next.
     assert.deepEqual(
       conversation(await store.runs.startUnlessBusy(newRun('phase-run-3'), message('phase-m4', 'user', 'third'))),
-      [[1, 'user', "it's me"], [2, 'assistant', 'first'], [3, 'assistant', 'second'], [4, 'user', 'third']],
+      [[1, 'user', "it's me"], [2, 'assistant', 'first'], [3, 'assistant', 'second'], [4, 'assistant', 'second'], [5, 'user', 'third']],
     );
     assert.deepEqual(
       (await store.messages.all(session.id)).map((m) => [Number(m.position), m.id]),
-      [[1, 'phase-m1'], [2, 'phase-m2'], [3, 'phase-m3'], [4, 'phase-m4']],
+      [[1, 'phase-m1'], [2, 'phase-m2'], [3, 'phase-m3'], [4, 'phase-end'], [5, 'phase-m4']],
       'as stored',
     );
     await store.runs.create(newRun('phase-queued', 'queued'));
     assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth'))), null, 'refused while a run is queued');
-    assert.equal(await store.runs.finish('phase-run-3', ['running'], { state: 'completed', finished_at: now }, settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
-    assert.deepEqual((await store.messages.all(session.id)).slice(-2).map((m) => [Number(m.position), m.id, m.content]), [[4, 'phase-m4', 'third'], [5, 'phase-m4a', 'the answer']], 'the final answer saved with the end');
+    assert.equal(await store.runs.finish('phase-run-3', completion('the answer'), settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
+    assert.deepEqual((await store.messages.all(session.id)).slice(-2).map((m) => [Number(m.position), m.id, m.content]), [[5, 'phase-m4', 'third'], [6, 'phase-m4a', 'the answer']], 'the final answer saved with the end');
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
     assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth'))), null, 'still refused: the queued run goes first');
+  });
+
+  test('runs starting and finishing at the same moment: each gets its own answer, and on PostgreSQL they share a few statements', async () => {
+    const { store } = server.inProcess!.context;
+    const sessions = await Promise.all(Array.from({ length: 14 }, async () => (await createSession()).body.id as string));
+    const now = new Date().toISOString();
+    const newRun = (id: string, sessionId: string, userId = alice.userId) => ({
+      id, session_id: sessionId, user_id: userId, kind: 'chat', state: 'running', prompt: `prompt of ${id}`, input: null, answer: null, error: null, error_code: null,
+      iterations: 0, input_tokens: 0, output_tokens: 0, checkpoint: null, owner_id: null, lease_expires_at: null, created_at: now, started_at: now, finished_at: null,
+    });
+    const message = (id: string, sessionId: string, runId: string, role: 'user' | 'assistant', content: string) => ({
+      id, session_id: sessionId, run_id: runId, role, content, tool_calls: null, tool_call_id: null, attachments: null, created_at: now,
+    });
+    const start = (runId: string, sessionId: string, userId = alice.userId) =>
+      store.runs.startUnlessBusy(newRun(runId, sessionId, userId), message(`${runId}-m`, sessionId, runId, 'user', `hello from ${runId}`));
+    // Counts the statements the pool sends (pg prepares and binds each as one query).
+    const statements: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      const text = typeof config === 'string' ? config : config?.text;
+      if (text?.includes('with input as')) statements.push(text.includes('member_role') ? 'start' : 'finish');
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      await store.runs.create(newRun('wave-taken', sessions[11]!));
+      const attempts = await Promise.allSettled([
+        ...sessions.slice(0, 10).map((sessionId, index) => start(`wave-${index}`, sessionId)),
+        start('wave-twin', sessions[3]!),
+        start('wave-foreign', sessions[10]!, bob.userId),
+        start('wave-unknown', 'no-such-session'),
+      ]);
+      const outcome = (index: number) => {
+        const attempt = attempts[index]!;
+        if (attempt.status === 'rejected') return 'error';
+        const { access, history } = attempt.value;
+        return [access?.role ?? null, history?.map((m) => [Number(m.position), m.id]) ?? null];
+      };
+      for (let index = 0; index < 10; index++) assert.deepEqual(outcome(index), ['owner', [[1, `wave-${index}-m`]]], `start ${index}`);
+      assert.deepEqual(outcome(10), ['owner', null], 'the second start of a session finds it busy');
+      assert.deepEqual(outcome(11), [null, null], 'not a member');
+      assert.deepEqual(outcome(12), [null, null], 'no such session');
+      const wave = statements.splice(0);
+
+      // A batch that fails is retried a start at a time: the start whose run id is taken fails alone.
+      const [lone, neighbour, taken] = await Promise.allSettled([start('wave-10', sessions[12]!), start('wave-11', sessions[13]!), start('wave-taken', sessions[10]!)]);
+      assert.deepEqual([lone.status, neighbour.status, taken.status], ['fulfilled', 'fulfilled', 'rejected']);
+      assert.equal(neighbour.status === 'fulfilled' && neighbour.value.history?.length, 1);
+      assert.deepEqual(
+        await Promise.all(['wave-twin', 'wave-foreign', 'wave-unknown'].map((id) => store.runs.findById(id))),
+        [undefined, undefined, undefined],
+        'nothing written for the refused starts',
+      );
+      assert.deepEqual([(await store.sessions.findById(sessions[10]!))!.status, (await store.messages.all(sessions[10]!)).length], ['created', 0]);
+
+      const settle = (sessionId: string) => ({ sessionId, usage: { inputTokens: 3, outputTokens: 2 }, outcome: 'completed' as const, at: now });
+      const completion = (answer: string) => ({ answer, iterations: 1, input_tokens: 3, output_tokens: 2, finished_at: now });
+      const finish = (index: number) =>
+        store.runs.finish(`wave-${index}`, completion(`answer ${index}`), settle(sessions[index]!), message(`wave-${index}-a`, sessions[index]!, `wave-${index}`, 'assistant', `answer ${index}`));
+      await finish(9);
+      const endings = await Promise.all([...Array.from({ length: 9 }, (_, index) => finish(index)), finish(9)]);
+      assert.deepEqual(endings, [...Array(9).fill('settled'), 'lost']);
+      for (let index = 0; index < 10; index++) {
+        const [run, session, messages] = await Promise.all([store.runs.findById(`wave-${index}`), store.sessions.findById(sessions[index]!), store.messages.all(sessions[index]!)]);
+        assert.deepEqual(
+          [run!.state, run!.answer, session!.status, Number(session!.input_tokens), messages.map((m) => [Number(m.position), m.id])],
+          ['completed', `answer ${index}`, 'completed', 3, [[1, `wave-${index}-m`], [2, `wave-${index}-a`]]],
+          `run ${index} finished once`,
+        );
+      }
+      if (store.handle.dialect === 'postgres') {
+        assert.deepEqual(wave, ['start', 'start', 'start'], 'thirteen starts: the first alone, eleven together, then the twin');
+        assert.deepEqual(statements, ['start', 'start', 'start', 'start', 'finish', 'finish', 'finish'], 'the failed batch retried alone; the finishes: one alone, then the first of the wave, then nine together');
+      }
+    } finally {
+      pg.Client.prototype.query = original;
+    }
   });
 
   test("a session this process creates starts its event counter at 0 without reading it (PostgreSQL: no round trip before the first run's first event)", async () => {

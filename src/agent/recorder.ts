@@ -4,7 +4,7 @@ import type { EventLog } from '../events/log.js';
 import type { LogEventType } from '../events/types.js';
 import type { NewMessage } from '../store/repositories/messages.js';
 import type { RunRow } from '../store/schema.js';
-import type { StartAttempt } from '../store/repositories/runs.js';
+import type { Completion, StartAttempt } from '../store/repositories/runs.js';
 import type { Store } from '../store/store.js';
 import type { StoredImage } from './conversation.js';
 import type { RunRecorder } from './loop.js';
@@ -72,9 +72,9 @@ export class StoreRunRecorder implements RunRecorder {
   }
 
   /** The run ends completed with its final answer, and its session is settled: see RunsRepository.finish (one statement on PostgreSQL). */
-  saveEnd(changes: Parameters<Store['runs']['finish']>[2], settle: Parameters<Store['runs']['finish']>[3], message: SavedMessage): ReturnType<Store['runs']['finish']> {
+  saveEnd(completion: Completion, settle: Parameters<Store['runs']['finish']>[2], message: SavedMessage): ReturnType<Store['runs']['finish']> {
     this.throwIfDeltaFailed();
-    return this.store.runs.finish(this.runId, ['running'], changes, settle, this.row(message));
+    return this.store.runs.finish(this.runId, completion, settle, this.row(message));
   }
 
   private row(message: SavedMessage): NewMessage {

@@ -78,7 +78,6 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
   const finishedAt = isoNow();
   const durationMs = Date.now() - startedAt;
   const completed = {
-    state: 'completed',
     answer: withoutNul(result.content),
     iterations: result.iterations,
     input_tokens: result.usage.inputTokens,

@@ -12,7 +12,7 @@ export const insertMessage = (db: QueryCreator<Database>, message: NewMessage) =
 export const MESSAGE_COLUMNS = ['id', 'session_id', 'run_id', 'position', 'role', 'content', 'tool_calls', 'tool_call_id', 'attachments', 'created_at'] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /** The columns a new message is inserted with (its position is read inside the INSERT). */
-const NEW_MESSAGE_COLUMNS = MESSAGE_COLUMNS.filter((column) => column !== 'position') as Array<keyof NewMessage>;
+export const NEW_MESSAGE_COLUMNS = MESSAGE_COLUMNS.filter((column) => column !== 'position') as Array<keyof NewMessage>;
 
 /**
  * A message INSERT inside a data-modifying CTE (PostgreSQL) that happens only if the CTE named
