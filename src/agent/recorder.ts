@@ -16,6 +16,10 @@ type SavedMessage = { role: 'user' | 'assistant' | 'tool'; content: string; tool
 export class StoreRunRecorder implements RunRecorder {
   private deltaFailure: unknown = null;
   private readonly runIdJson: string;
+  private readonly runIdTail: string;
+  private deltaIteration = -1;
+  private contentTail = '';
+  private thinkingHead = '';
 
   constructor(
     private readonly store: Store,
@@ -24,6 +28,7 @@ export class StoreRunRecorder implements RunRecorder {
     readonly runId: string,
   ) {
     this.runIdJson = JSON.stringify(runId);
+    this.runIdTail = `,"run_id":${this.runIdJson}}`;
   }
 
   async emit(type: LogEventType, data: Record<string, unknown>): Promise<void> {
@@ -35,12 +40,16 @@ export class StoreRunRecorder implements RunRecorder {
    * The JSON of `{text, iteration, run_id}` (`{iteration, reasoning, run_id}` for thinking), exactly
    * as JSON.stringify writes it, spelled out: per token one string instead of an object, the
    * property store `run_id` adds to it and a generic stringify, all garbage within the second.
+   * What surrounds the text is made once per iteration: each `+` of a long string allocates a
+   * node of the rope, and a template of six parts made six per token.
    */
   emitDelta(type: 'content' | 'thinking', text: string, iteration: number): void {
-    const json =
-      type === 'content'
-        ? `{"text":${JSON.stringify(text)},"iteration":${iteration},"run_id":${this.runIdJson}}`
-        : `{"iteration":${iteration},"reasoning":${JSON.stringify(text)},"run_id":${this.runIdJson}}`;
+    if (iteration !== this.deltaIteration) {
+      this.deltaIteration = iteration;
+      this.contentTail = `,"iteration":${iteration},"run_id":${this.runIdJson}}`;
+      this.thinkingHead = `{"iteration":${iteration},"reasoning":`;
+    }
+    const json = type === 'content' ? '{"text":' + JSON.stringify(text) + this.contentTail : this.thinkingHead + JSON.stringify(text) + this.runIdTail;
     this.log.appendDelta(this.sessionId, this.runId, type, json, this.onDeltaFailure);
   }
 
