@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import { BatchQueue } from '../../core/batch-queue.js';
 import { MESSAGE_COLUMNS, NEW_MESSAGE_COLUMNS, type NewMessage } from '../repositories/messages.js';
+import { ACTIVE_RUN_STATES } from '../repositories/run-states.js';
 import type { Completion, StartAttempt } from '../repositories/runs.js';
 import { withRole } from '../repositories/sessions.js';
 import type { Database, MessageRow, RunRow } from '../schema.js';
@@ -58,7 +59,7 @@ with input as (
 ), allowed as (
   select input.* from input join access on access.ord = input.ord
   where access.member_role is not null
-    and not exists (select 1 from runs where runs.session_id = input.session_id and runs.state in ('queued', 'running', 'waiting_approval'))
+    and not exists (select 1 from runs where runs.session_id = input.session_id and runs.state in (${ACTIVE_RUN_STATES.map((state) => `'${state}'`).join(', ')}))
 ), created as (
   insert into runs (${RUN_COLUMNS.join(', ')}) select ${RUN_COLUMNS.join(', ')} from allowed
 ), message as (

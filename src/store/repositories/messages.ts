@@ -14,27 +14,6 @@ export const MESSAGE_COLUMNS = ['id', 'session_id', 'run_id', 'position', 'role'
 /** The columns a new message is inserted with (its position is read inside the INSERT). */
 export const NEW_MESSAGE_COLUMNS = MESSAGE_COLUMNS.filter((column) => column !== 'position') as Array<keyof NewMessage>;
 
-/**
- * A message INSERT inside a data-modifying CTE (PostgreSQL) that happens only if the CTE named
- * `guard` yielded a row (the run it belongs to was created, or ended). `value` gives each
- * column's query value; a parameter in a SELECT list is text to PostgreSQL, as every column
- * inserted here is (the position comes from a subquery).
- */
-export function insertMessageWhen(query: QueryCreator<Database>, guard: string, value: (column: keyof NewMessage) => unknown) {
-  return query
-    .insertInto('messages')
-    .columns([...NEW_MESSAGE_COLUMNS, 'position'])
-    .expression(
-      query
-        .selectFrom(guard as 'messages')
-        .select((eb) => [
-          ...NEW_MESSAGE_COLUMNS.map((column) => eb.val(value(column)).as(column)),
-          sql<number>`(select coalesce(max(position), 0) + 1 from messages where session_id = ${value('session_id')})`.as('position'),
-        ]),
-    )
-    .returning('messages.id');
-}
-
 /** A session's whole conversation, in order. */
 export const selectConversation = (db: Kysely<Database>, v: { sessionId: string }) => db.selectFrom('messages').selectAll().where('session_id', '=', v.sessionId).orderBy('position', 'asc');
 

@@ -3,12 +3,9 @@ import type { Dialect } from '../database.js';
 import { type FinishRequest, PostgresRunBatches } from '../postgres/run-batches.js';
 import { PreparedQueries } from '../prepared.js';
 import { insertMessage, type NewMessage, selectConversation } from './messages.js';
+import { ACTIVE_RUN_STATES, LIVE_RUN_STATES } from './run-states.js';
 import { markSessionRunning, selectSessionWithRole, type SessionWithRole, settleSession, settlement, withRole } from './sessions.js';
 import type { Database, MessageRow, RunRow, RunsTable } from '../schema.js';
-
-/** Run states; `queued` waits behind another run of the same session. */
-export const ACTIVE_RUN_STATES = ['queued', 'running', 'waiting_approval'] as const;
-export const LIVE_RUN_STATES = ['running', 'waiting_approval'] as const;
 
 /** What a start found: the session and the user's role there (undefined: no such session), and the conversation if the run started (null: it did not). */
 export interface StartAttempt {
