@@ -74,9 +74,23 @@ left join allowed on allowed.ord = access.ord
 left join messages on messages.session_id = allowed.session_id
 order by access.ord, messages.position`;
 
-/** The values a completed run is finished with, after its id. */
-const COMPLETION_COLUMNS = ['answer', 'iterations', 'input_tokens', 'output_tokens', 'finished_at'] as const satisfies ReadonlyArray<keyof Completion>;
-const SETTLE_COLUMNS = ['session_id', 'usage_input', 'usage_output', 'outcome', 'settled_at'] as const;
+/** The values a completed run is finished with, after its id, with their PostgreSQL types. */
+const COMPLETION_COLUMN_TYPES: Record<keyof Completion, 'text' | 'integer' | 'bigint'> = {
+  answer: 'text',
+  iterations: 'integer',
+  input_tokens: 'bigint',
+  output_tokens: 'bigint',
+  finished_at: 'text',
+};
+const COMPLETION_COLUMNS = Object.keys(COMPLETION_COLUMN_TYPES) as Array<keyof Completion>;
+/** How the run's session is settled: each value's column in the statement, its PostgreSQL type and where it comes from. */
+const SETTLE_COLUMNS: Array<[name: string, type: 'text' | 'bigint', of: (settle: FinishRequest['settle']) => unknown]> = [
+  ['session_id', 'text', (settle) => settle.sessionId],
+  ['usage_input', 'bigint', (settle) => settle.usage.inputTokens],
+  ['usage_output', 'bigint', (settle) => settle.usage.outputTokens],
+  ['outcome', 'text', (settle) => settle.outcome],
+  ['settled_at', 'text', (settle) => settle.at],
+];
 
 /**
  * Completions, each on the terms of RunsRepository.finish: the run, if still `running`, becomes
@@ -87,8 +101,8 @@ const SETTLE_COLUMNS = ['session_id', 'usage_input', 'usage_output', 'outcome', 
 const FINISH = `
 with input as (
   select * from ${unnestOf(
-    ['text', 'text', 'integer', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint', 'text', 'text', ...NEW_MESSAGE_COLUMNS.map(() => 'text')],
-    ['run_id', ...COMPLETION_COLUMNS, ...SETTLE_COLUMNS, ...MESSAGE_INPUTS],
+    ['text', ...COMPLETION_COLUMNS.map((column) => COMPLETION_COLUMN_TYPES[column]), ...SETTLE_COLUMNS.map(([, type]) => type), ...NEW_MESSAGE_COLUMNS.map(() => 'text')],
+    ['run_id', ...COMPLETION_COLUMNS, ...SETTLE_COLUMNS.map(([name]) => name), ...MESSAGE_INPUTS],
   )}
 ), finished as (
   update runs set state = 'completed', ${COMPLETION_COLUMNS.map((column) => `${column} = input.${column}`).join(', ')}
@@ -177,11 +191,7 @@ export class PostgresRunBatches {
     const parameters = [
       requests.map((request) => request.runId),
       ...COMPLETION_COLUMNS.map((column) => requests.map(({ completion }) => completion[column] ?? null)),
-      requests.map(({ settle }) => settle.sessionId),
-      requests.map(({ settle }) => settle.usage.inputTokens),
-      requests.map(({ settle }) => settle.usage.outputTokens),
-      requests.map(({ settle }) => settle.outcome),
-      requests.map(({ settle }) => settle.at),
+      ...SETTLE_COLUMNS.map(([, , of]) => requests.map(({ settle }) => of(settle))),
       ...NEW_MESSAGE_COLUMNS.map((column) => requests.map(({ message }) => message[column] ?? null)),
     ];
     const { rows } = await this.db.executeQuery<{ run_id: string; status: string }>(CompiledQuery.raw(FINISH, parameters));
