@@ -245,6 +245,38 @@ describe('chat over SSE with an OpenAI-compatible model', () => {
     assert.equal(owner.events.at(-1)!.event, 'done');
   });
 
+  test('a long answer is stored once for its message_completed and done, and every reader gets it whole', async () => {
+    const sessionId = await newSession();
+    const answer = `${'a long answer, "quoted", \\ back-slashed and on. '.repeat(20)}the end`;
+    fake.enqueue({ text: answer });
+    const chat = await send(sessionId, 'answer at length');
+    await chat.waitForEnd();
+    const done = chat.events.at(-1)!;
+    assert.deepEqual([done.event, done.data.content], ['done', answer]);
+    const runId = String(done.data.run_id);
+    const { db } = server.inProcess!.context.store.handle;
+    const rows = await db.selectFrom('events').select('data').where('run_id', '=', runId).where('type', 'in', ['message_completed', 'done']).execute();
+    assert.equal(rows.length, 1, 'one row for the two');
+    assert.equal(rows[0]!.data.split(JSON.stringify(answer)).length, 2, 'holding the answer once');
+    // The session stream replayed from the start, and resumed between the two (inside their row).
+    for (const lastEventId of [0, Number(done.id) - 1]) {
+      const replay = await SseClient.open(`${server.url}/api/v1/sessions/${sessionId}/stream`, { token: user.token, lastEventId });
+      await replay.waitForEvent('done');
+      const replayed = replay.events.filter((event) => event.event === 'done');
+      assert.deepEqual(replayed.map((event) => [event.id, event.data.content, event.data.run_id]), [[done.id, answer, runId]], `from ${lastEventId}`);
+      replay.close();
+    }
+    const service = await SseClient.open(`${server.url}/api/stream`, { token: user.token, lastEventId: 0 });
+    await service.waitFor((events) => events.some((event) => event.data.type === 'task_completed' && event.data.run_id === runId));
+    const completed = service.events.filter((event) => event.data.type === 'assistant_message_completed' && event.data.run_id === runId);
+    assert.deepEqual(completed.map((event) => event.data.content), [answer]);
+    service.close();
+    const resumed = await SseClient.open(`${server.url}/api/stream`, { token: user.token, lastEventId: Number(completed[0]!.id) - 1 });
+    await resumed.waitFor((events) => events.some((event) => event.data.type === 'task_completed' && event.data.run_id === runId));
+    assert.deepEqual(resumed.events.filter((event) => event.data.run_id === runId).map((event) => event.data.type), ['assistant_message_completed', 'task_completed']);
+    resumed.close();
+  });
+
   test('an uploaded text document is inlined into the prompt', async () => {
     const sessionId = await newSession();
     const form = new FormData();

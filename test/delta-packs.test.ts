@@ -25,6 +25,9 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
   /** Each session's delta JSON as appended, in order. */
   const appended = new Map<string, string[]>();
   const noError = (error: unknown) => assert.fail(String(error));
+  /** The answers runs announced with message_completed and done, by session, and the JSON appended for them. */
+  const answers = new Map<string, { answer: string; completed: string; done: string }>();
+  const longAnswer = `the answer "quoted" \n newline, unit\u001f nul\u0000 😀 lone\ud800 ${'and on '.repeat(60)}`;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokendance-packs-'));
@@ -67,6 +70,19 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       }
       if (index % 40 === 5) await log.append('s2', null, 'tool_call', { tool: 'x,\u001f\u0000', index });
     }
+    // As a run ends: its last message_completed and done appended together, each carrying the answer.
+    // s1's long answer is stored once; s2's is too short to share, and s3's two differ.
+    for (const [session, completedAnswer, doneAnswer] of [
+      ['s1', longAnswer, longAnswer],
+      ['s2', 'short answer', 'short answer'],
+      ['s3', longAnswer, `${longAnswer}!`],
+    ] as const) {
+      const runId = `${session}-answering-run`;
+      const completed = { content: completedAnswer, iteration: 2, run_id: runId };
+      const done = { message: 'Task completed', content: doneAnswer, artifacts: [], usage: { input_tokens: 1, output_tokens: 2 }, iterations: 2, duration_ms: 5, run_id: runId };
+      answers.set(session, { answer: completedAnswer, completed: JSON.stringify(completed), done: JSON.stringify(done) });
+      await Promise.all([log.append(session, runId, 'message_completed', completed), log.append(session, runId, 'done', done)]);
+    }
     await log.drain();
     for (const session of ['s1', 's2', 's3', 't1']) {
       for (const event of await log.listAfter(session, 0, 100_000)) record(event);
@@ -107,6 +123,23 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
     assert.ok(s3.some((event) => event.type === 'thinking') && s3.some((event) => event.runId === 'second-run'));
     const ids = events.map((event) => event.id);
     assert.equal(new Set(ids).size, ids.length, 'global ids are unique');
+  });
+
+  test("a run's answer, in both its message_completed and its done, is stored once when long; each event reads back as appended", async () => {
+    for (const [session, appendedAnswer] of answers) {
+      const [completed, done] = expected.get(session)!.slice(-2);
+      assert.deepEqual([completed!.type, done!.type], ['message_completed', 'done']);
+      assert.equal(done!.seq, completed!.seq + 1);
+      assert.equal(completed!.json, appendedAnswer.completed);
+      assert.equal(done!.json, appendedAnswer.done);
+      assert.equal(done!.data.content, session === 's3' ? `${appendedAnswer.answer}!` : appendedAnswer.answer);
+      assert.ok(completed!.createdAt <= done!.createdAt && new Date(completed!.createdAt).toISOString() === completed!.createdAt);
+      const rows = await store.handle.db.selectFrom('events').select('data').where('run_id', '=', `${session}-answering-run`).where('type', 'in', ['message_completed', 'done']).execute();
+      if (session === 's1') {
+        assert.equal(rows.length, 1, 'one row holds both');
+        assert.equal(rows[0]!.data.split(JSON.stringify(longAnswer)).length, 2, 'the answer once');
+      } else assert.equal(rows.length, 2, `${session}: stored as two rows`);
+    }
   });
 
   test('a session read resumed from every cursor, in small pages, returns exactly the events after it', async () => {

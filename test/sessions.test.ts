@@ -255,11 +255,11 @@ describe('workspaces and sessions API', () => {
     assert.deepEqual([progress.iterations, Number(progress.input_tokens), Number(progress.output_tokens)], [2, 25, 9]);
 
     const settle = { sessionId: session.id, usage: { inputTokens: 25, outputTokens: 9 }, outcome: 'completed' as const, at: now };
-    const completion = (answer: string) => ({ answer, iterations: 2, input_tokens: 25, output_tokens: 9, finished_at: now });
-    assert.equal(await store.runs.finish('phase-run', completion('second'), settle, message('phase-end', 'assistant', 'second')), 'settled');
-    assert.equal(await store.runs.finish('phase-run', completion('never'), settle, message('phase-lost', 'assistant', 'never')), 'lost', 'a second ending loses, its message unsaved');
+    const completion = { iterations: 2, input_tokens: 25, output_tokens: 9, finished_at: now };
+    assert.equal(await store.runs.finish('phase-run', completion, settle, message('phase-end', 'assistant', 'second')), 'settled');
+    assert.equal(await store.runs.finish('phase-run', completion, settle, message('phase-lost', 'assistant', 'never')), 'lost', 'a second ending loses, its message unsaved');
     const run = (await store.runs.findById('phase-run'))!;
-    assert.deepEqual([run.state, run.answer], ['completed', 'second']);
+    assert.deepEqual([run.state, run.answer, await store.messages.finalAnswer(session.id, 'phase-run')], ['completed', null, 'second'], 'the answer is stored once, as the final message');
     const settled = (await store.sessions.findById(session.id))!;
     assert.deepEqual([settled.status, Number(settled.input_tokens), Number(settled.output_tokens)], ['completed', 25, 9], 'settled once');
     assert.deepEqual((await store.messages.all(session.id)).map((m) => m.id), ['phase-m1', 'phase-m2', 'phase-m3', 'phase-end'], 'neither the lost ending nor the refused start added a message');
@@ -276,7 +276,7 @@ describe('workspaces and sessions API', () => {
     );
     await store.runs.create(newRun('phase-queued', 'queued'));
     assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-4'), message('phase-m5', 'user', 'fourth'))), null, 'refused while a run is queued');
-    assert.equal(await store.runs.finish('phase-run-3', completion('the answer'), settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
+    assert.equal(await store.runs.finish('phase-run-3', completion, settle, message('phase-m4a', 'assistant', 'the answer')), 'queued');
     assert.deepEqual((await store.messages.all(session.id)).slice(-2).map((m) => [Number(m.position), m.id, m.content]), [[5, 'phase-m4', 'third'], [6, 'phase-m4a', 'the answer']], 'the final answer saved with the end');
     assert.equal((await store.sessions.findById(session.id))!.status, 'running');
     assert.equal(conversation(await store.runs.startUnlessBusy(newRun('phase-run-5'), message('phase-m6', 'user', 'fifth'))), null, 'still refused: the queued run goes first');
@@ -336,16 +336,16 @@ describe('workspaces and sessions API', () => {
       assert.deepEqual([(await store.sessions.findById(sessions[10]!))!.status, (await store.messages.all(sessions[10]!)).length], ['created', 0]);
 
       const settle = (sessionId: string) => ({ sessionId, usage: { inputTokens: 3, outputTokens: 2 }, outcome: 'completed' as const, at: now });
-      const completion = (answer: string) => ({ answer, iterations: 1, input_tokens: 3, output_tokens: 2, finished_at: now });
+      const completion = { iterations: 1, input_tokens: 3, output_tokens: 2, finished_at: now };
       const finish = (index: number) =>
-        store.runs.finish(`wave-${index}`, completion(`answer ${index}`), settle(sessions[index]!), message(`wave-${index}-a`, sessions[index]!, `wave-${index}`, 'assistant', `answer ${index}`));
+        store.runs.finish(`wave-${index}`, completion, settle(sessions[index]!), message(`wave-${index}-a`, sessions[index]!, `wave-${index}`, 'assistant', `answer ${index}`));
       await finish(9);
       const endings = await Promise.all([...Array.from({ length: 9 }, (_, index) => finish(index)), finish(9)]);
       assert.deepEqual(endings, [...Array(9).fill('settled'), 'lost']);
       for (let index = 0; index < 10; index++) {
         const [run, session, messages] = await Promise.all([store.runs.findById(`wave-${index}`), store.sessions.findById(sessions[index]!), store.messages.all(sessions[index]!)]);
         assert.deepEqual(
-          [run!.state, run!.answer, session!.status, Number(session!.input_tokens), messages.map((m) => [Number(m.position), m.id])],
+          [run!.state, await store.messages.finalAnswer(sessions[index]!, `wave-${index}`), session!.status, Number(session!.input_tokens), messages.map((m) => [Number(m.position), m.id])],
           ['completed', `answer ${index}`, 'completed', 3, [[1, `wave-${index}-m`], [2, `wave-${index}-a`]]],
           `run ${index} finished once`,
         );

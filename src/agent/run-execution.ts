@@ -1,6 +1,5 @@
 import { ApprovalGate } from '../approvals/gate.js';
 import { isoNow } from '../core/ids.js';
-import { withoutNul } from '../core/text.js';
 import { WorkingMemory } from '../memory/working-memory.js';
 import type { AccessedSession } from '../store/repositories/sessions.js';
 import type { MessageRow, RunRow, SessionRow } from '../store/schema.js';
@@ -78,7 +77,6 @@ export async function executeRun(deps: RunManagerDeps, run: RunRow, signal: Abor
   const finishedAt = isoNow();
   const durationMs = Date.now() - startedAt;
   const completed = {
-    answer: withoutNul(result.content),
     iterations: result.iterations,
     input_tokens: result.usage.inputTokens,
     output_tokens: result.usage.outputTokens,

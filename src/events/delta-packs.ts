@@ -20,12 +20,26 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  *   lines split cleanly without parsing any JSON.
  *
  * Rows marked OLD_PACK_MARK (lines `<id> <created_at> <json>`, whole) are read as before.
+ *
+ * A run's answer is announced twice, by its last `message_completed` and by `done` (both carry it
+ * whole, and the two are appended together): written in one batch, they share a row marked
+ * ANSWER_MARK that holds the answer once. Its first line is the `message_completed` line as in a
+ * pack; its second, `<id> <from> <length> <json>`, is the `done` line with the answer's JSON
+ * string replaced by ANSWER_PLACE, to be read back from the first line's JSON at [from, from +
+ * length). The row's type is `done` (never compacted), its `seq` the done's and its `id` the
+ * message_completed's, as in a pack.
  */
 export const MAX_EVENTS_PER_PACK = 64;
 export const MAX_PACK_ID_SPAN = 2048;
-/** A pack's data starts with one of them (the stores' SQL tests `substr(data, 1, 1) in ('#', '$')`). */
 const PACK_MARK = '$';
 const OLD_PACK_MARK = '#';
+const ANSWER_MARK = '&';
+/** Stands for the answer in a `done` line: JSON.stringify never emits a raw control character. */
+const ANSWER_PLACE = '\x01';
+/** The first characters of every row that holds several events: the stores' SQL finds those rows by them. */
+export const MULTI_EVENT_MARKS_SQL = `('${OLD_PACK_MARK}', '${PACK_MARK}', '${ANSWER_MARK}')`;
+/** An answer shorter than this is stored twice: sharing it would save less than it costs to read. */
+const MIN_SHARED_ANSWER = 256;
 const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
 
 /** One row of the `events` table as a single-writer store writes it. */
@@ -80,6 +94,27 @@ function packed(events: StoredEvent[], times: number[], suffix: string): LogRow 
   return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data: lines.join('\n'), createdAt: last.createdAt, eventIds };
 }
 
+/**
+ * The row of a run's last `message_completed` and its `done`, holding the answer once, when the
+ * two are adjacent, of one run, and carry the same long answer; else null.
+ */
+function answerRow(completed: StoredEvent, done: StoredEvent): LogRow | null {
+  const answer = completed.data.content;
+  if (typeof answer !== 'string' || answer.length < MIN_SHARED_ANSWER || done.data.content !== answer) return null;
+  if (done.seq !== completed.seq + 1 || done.runId !== completed.runId || done.id - completed.id >= MAX_PACK_ID_SPAN) return null;
+  const suffix = runIdSuffix(done.runId);
+  const completedTime = canonicalTime(completed.createdAt);
+  const doneTime = canonicalTime(done.createdAt);
+  if (!Number.isFinite(completedTime) || !Number.isFinite(doneTime) || !completed.json.endsWith(suffix) || !done.json.endsWith(suffix)) return null;
+  const shared = JSON.stringify(answer);
+  const from = completed.json.indexOf(shared);
+  const at = done.json.indexOf(shared);
+  if (from < 0 || at < 0) return null;
+  const first = `${ANSWER_MARK}${completed.id} ${doneTime - completedTime} ${completed.json.slice(0, completed.json.length - suffix.length)}`;
+  const second = `${done.id} ${from} ${shared.length} ${done.json.slice(0, at)}${ANSWER_PLACE}${done.json.slice(at + shared.length, done.json.length - suffix.length)}`;
+  return { id: completed.id, sessionId: done.sessionId, seq: done.seq, runId: done.runId, type: done.type, data: `${first}\n${second}`, createdAt: done.createdAt, eventIds: [completed.id, done.id] };
+}
+
 interface OpenPack {
   events: StoredEvent[];
   times: number[];
@@ -94,6 +129,8 @@ interface OpenPack {
 export function packRows(events: StoredEvent[]): LogRow[] {
   const rows: LogRow[] = [];
   const open = new Map<string, OpenPack>();
+  /** Each session's last `message_completed` written alone, and its place in `rows`. */
+  const completed = new Map<string, { event: StoredEvent; index: number }>();
   let timeText = '';
   let time = Number.NaN;
   for (let index = 0; index < events.length; index++) {
@@ -102,7 +139,11 @@ export function packRows(events: StoredEvent[]): LogRow[] {
     if (!PACKABLE.has(event.type)) {
       if (pack) rows.push(packed(pack.events, pack.times, pack.suffix));
       open.delete(event.sessionId);
-      rows.push(single(event));
+      const answered = event.type === 'done' ? completed.get(event.sessionId) : undefined;
+      const pair = answered && answerRow(answered.event, event);
+      if (pair) rows[answered.index] = pair;
+      else rows.push(single(event));
+      if (event.type === 'message_completed') completed.set(event.sessionId, { event, index: rows.length - 1 });
       continue;
     }
     if (event.createdAt !== timeText) time = canonicalTime((timeText = event.createdAt));
@@ -139,6 +180,7 @@ export type StoredRow = readonly [id: number, sessionId: string, seq: number, ru
 /** Appends the events a stored row holds to `out`, in cursor order. */
 function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow, out: StoredEvent[]): void {
   const mark = data[0];
+  if (mark === ANSWER_MARK) return expandAnswerRow(id, sessionId, seq, runId, data, createdAt, out);
   if (mark !== PACK_MARK && mark !== OLD_PACK_MARK) {
     out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
     return;
@@ -158,6 +200,32 @@ function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow
     const json = line.slice(timeEnd + 1);
     out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, suffix ? json + suffix : json, eventTime));
   }
+}
+
+/** The first `count` space-separated fields of `line`, then the rest of it (a JSON text, which may hold spaces). */
+function headFields(line: string, count: number): string[] {
+  const fields: string[] = [];
+  let start = 0;
+  for (let field = 0; field < count; field++) {
+    const end = line.indexOf(' ', start);
+    fields.push(line.slice(start, end));
+    start = end + 1;
+  }
+  fields.push(line.slice(start));
+  return fields;
+}
+
+/** The `message_completed` and `done` of an ANSWER_MARK row. */
+function expandAnswerRow(id: number, sessionId: string, seq: number, runId: string | null, data: string, createdAt: string, out: StoredEvent[]): void {
+  const suffix = runIdSuffix(runId);
+  const lineEnd = data.indexOf('\n');
+  const [, offset, completedJson] = headFields(data.slice(1, lineEnd), 2) as [string, string, string];
+  const completedAt = new Date(Date.parse(createdAt) - Number(offset)).toISOString();
+  out.push(new LoggedEvent(id, sessionId, seq - 1, runId, 'message_completed', completedJson + suffix, completedAt));
+  const [doneId, from, length, doneJson] = headFields(data.slice(lineEnd + 1), 3) as [string, string, string, string];
+  const place = doneJson.indexOf(ANSWER_PLACE);
+  const answer = completedJson.slice(Number(from), Number(from) + Number(length));
+  out.push(new LoggedEvent(Number(doneId), sessionId, seq, runId, 'done', doneJson.slice(0, place) + answer + doneJson.slice(place + 1) + suffix, createdAt));
 }
 
 /** One query's worth of events, and whether the log has nothing after them. */

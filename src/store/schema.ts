@@ -122,6 +122,10 @@ export interface RunsTable {
   prompt: string;
   /** JSON: attachments and other input of the run. */
   input: string | null;
+  /**
+   * Left null since the answer is stored once, as the run's final assistant message
+   * (MessagesRepository.finalAnswer); runs completed by earlier versions hold it here.
+   */
   answer: string | null;
   error: string | null;
   error_code: string | null;

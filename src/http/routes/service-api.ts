@@ -209,7 +209,8 @@ export async function serviceApiRoutes(app: App, context: HttpContext): Promise<
     async (request) => {
       const run = await context.store.runs.findById(request.params.id);
       if (!run || run.user_id !== requireIdentity(request).userId || run.kind !== 'execute') throw notFound('Task');
-      return ok({ ...presentTask(run), answer: run.answer, turns: run.iterations, error: run.error });
+      const answer = run.answer ?? (run.state === 'completed' ? await context.store.messages.finalAnswer(run.session_id, run.id) : null);
+      return ok({ ...presentTask(run), answer, turns: run.iterations, error: run.error });
     },
   );
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { collectEvents, MAX_PACK_ID_SPAN, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
+import { collectEvents, MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
 import type { StoredEvent } from '../../events/types.js';
 
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';
@@ -25,7 +25,7 @@ export class PostgresEventReads {
       const [rows, packsBefore] = await Promise.all([
         this.rows('td_events_for_user_after_id', `select ${COLUMNS} from events where id > $1 and ${USER_SESSIONS} order by id limit $3`, [after, userId, rowLimit]),
         after > 0
-          ? this.rows('td_event_packs_for_user_before', `select ${COLUMNS} from events where id > $1 and id <= $3 and left(data, 1) in ('#', '$') and ${USER_SESSIONS} order by id`, [
+          ? this.rows('td_event_packs_for_user_before', `select ${COLUMNS} from events where id > $1 and id <= $3 and left(data, 1) in ${MULTI_EVENT_MARKS_SQL} and ${USER_SESSIONS} order by id`, [
               after - MAX_PACK_ID_SPAN,
               userId,
               after,

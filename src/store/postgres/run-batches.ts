@@ -76,7 +76,6 @@ order by access.ord, messages.position`;
 
 /** The values a completed run is finished with, after its id, with their PostgreSQL types. */
 const COMPLETION_COLUMN_TYPES: Record<keyof Completion, 'text' | 'integer' | 'bigint'> = {
-  answer: 'text',
   iterations: 'integer',
   input_tokens: 'bigint',
   output_tokens: 'bigint',

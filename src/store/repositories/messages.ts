@@ -67,6 +67,21 @@ export class MessagesRepository {
     return this.prepared.rows('messages.all', { sessionId }, selectConversation);
   }
 
+  /** A completed run's answer: its final assistant message (the one without tool calls), or null. */
+  async finalAnswer(sessionId: string, runId: string): Promise<string | null> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select('content')
+      .where('session_id', '=', sessionId)
+      .where('run_id', '=', runId)
+      .where('role', '=', 'assistant')
+      .where('tool_calls', 'is', null)
+      .orderBy('position', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.content ?? null;
+  }
+
   async count(sessionId: string): Promise<number> {
     const row = await this.db
       .selectFrom('messages')

@@ -13,8 +13,8 @@ export interface StartAttempt {
   history: MessageRow[] | null;
 }
 
-/** What a run that completes is finished with. */
-export type Completion = Pick<RunRow, 'answer' | 'iterations' | 'input_tokens' | 'output_tokens' | 'finished_at'>;
+/** What a run that completes is finished with; its answer is its final message. */
+export type Completion = Pick<RunRow, 'iterations' | 'input_tokens' | 'output_tokens' | 'finished_at'>;
 
 export class RunsRepository {
   /** What every run makes on its way: compiled once (prepared.ts). */

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { collectEvents, type LogRow, MAX_PACK_ID_SPAN, packRows, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
+import { collectEvents, type LogRow, MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL, packRows, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
 import type { StoredEvent } from '../../events/types.js';
 
@@ -60,7 +60,7 @@ export class SqliteEventStore implements LocalEventStore {
         .raw(),
       packsForUserBefore: c
         .prepare<[number, number, string], StoredRow>(
-          `select ${COLUMNS} from events where id > ? and id <= ? and substr(data, 1, 1) in ('#', '$') and +session_id in (${USER_SESSIONS}) order by id`,
+          `select ${COLUMNS} from events where id > ? and id <= ? and substr(data, 1, 1) in ${MULTI_EVENT_MARKS_SQL} and +session_id in (${USER_SESSIONS}) order by id`,
         )
         .raw(),
       getState: c.prepare<[string], number>('select value from event_log_state where name = ?').pluck(),
