@@ -115,10 +115,14 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       const times = deltas.map((event) => event.createdAt);
       assert.ok(times.every((time, index) => new Date(time).toISOString() === time && (index === 0 || time >= times[index - 1]!)), 'times read back as written');
     }
-    const packs = await store.handle.db.selectFrom('events').select(['run_id', 'data']).where('run_id', '=', 'second-run').execute();
-    const packed = packs.filter((row) => row.data.startsWith('$'));
-    assert.ok(packed.length > 0 && packed.every((row) => !row.data.includes('run_id')), "a run's packs leave each delta's run_id to the row");
-    assert.ok(packs.some((row) => row.data.startsWith('{"run_id"')), 'a delta whose run_id is not last is stored whole, alone');
+    const rows = await store.handle.db.selectFrom('events').select(['type', 'data']).where('run_id', '=', 'second-run').execute();
+    const packs = rows.filter((row) => row.data.startsWith('%'));
+    assert.ok(packs.length > 0 && !rows.some((row) => row.type === 'content' && row.data.startsWith('{"run_id"')), 'deltas whose run_id is not last are packed too');
+    // s1's deltas differ only in their index: a pack holds what they share once.
+    const s1Packs = await store.handle.db.selectFrom('events').select('data').where('session_id', '=', 's1').where('type', '=', 'content').execute();
+    const stored = s1Packs.reduce((sum, row) => sum + row.data.length, 0);
+    const whole = expected.get('s1')!.filter((event) => event.type === 'content').reduce((sum, event) => sum + event.json.length, 0);
+    assert.ok(stored * 4 < whole, `s1's packs hold ${stored} characters for ${whole} of JSON`);
     const s3 = expected.get('s3')!;
     assert.ok(s3.some((event) => event.type === 'thinking') && s3.some((event) => event.runId === 'second-run'));
     const ids = events.map((event) => event.id);
@@ -201,7 +205,7 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
     );
   });
 
-  test('a pack in the first format (whole JSON, ISO times) is still read', async () => {
+  test('packs in the earlier formats (whole JSON and ISO times; JSON less its run_id and ms offsets) are still read', async () => {
     const db = store.handle.db;
     const now = '2026-12-01T10:00:00.000Z';
     await db
@@ -213,14 +217,39 @@ describe(`delta packs (${TEST_DATABASE})`, () => {
       .insertInto('events')
       .values({ id: 9_000_001, session_id: 'old', seq: 2, run_id: 'r', type: 'content', data: `#${lines.join('\n')}`, created_at: '2026-12-01T10:00:00.002Z' })
       .execute();
+    const suffixLines = ['9000004 5 {"text":"d"', '9000006 0 {"text":"e \\" f"'];
+    await db
+      .insertInto('events')
+      .values({ id: 9_000_004, session_id: 'old', seq: 4, run_id: 'r', type: 'content', data: `$${suffixLines.join('\n')}`, created_at: '2026-12-01T10:00:00.010Z' })
+      .execute();
     const events = await log.listAfter('old', 0, 10);
     assert.deepEqual(
       events.map((event) => [event.id, event.seq, event.createdAt, event.json]),
       [
         [9_000_001, 1, '2026-12-01T10:00:00.001Z', '{"text":"a","run_id":"r"}'],
         [9_000_003, 2, '2026-12-01T10:00:00.002Z', '{"text":"b \\" c","run_id":"r"}'],
+        [9_000_004, 3, '2026-12-01T10:00:00.005Z', '{"text":"d","run_id":"r"}'],
+        [9_000_006, 4, '2026-12-01T10:00:00.010Z', '{"text":"e \\" f","run_id":"r"}'],
       ],
     );
-    assert.deepEqual((await log.listAfter('old', 1, 10)).map((event) => event.id), [9_000_003]);
+    assert.deepEqual((await log.listAfter('old', 1, 10)).map((event) => event.id), [9_000_003, 9_000_004, 9_000_006]);
+    assert.deepEqual((await log.listAfter('old', 3, 10)).map((event) => event.id), [9_000_006]);
+  });
+
+  test('a pack never splits a surrogate pair between its shared head or tail and a line', async () => {
+    const now = new Date().toISOString();
+    await store.handle.db
+      .insertInto('sessions')
+      .values({ id: 'emoji', workspace_id: 'w2', user_id: 'v', title: 'emoji', task_type: 'general', status: 'idle', kind: 'chat', input_tokens: 0, output_tokens: 0, last_event_seq: 0, compacted_through_seq: 0, created_at: now, updated_at: now })
+      .execute();
+    // U+1F600 and U+1F601 share their high surrogate, U+1F600 and U+1FA00 their low one.
+    const texts = ['\u{1F600}a \u{1F600}', '\u{1F601}b \u{1FA00}', '\u{1F600}c \u{1F600}', '\u{1F601}'];
+    const appendedJson = texts.map((text) => JSON.stringify({ text, iteration: 1, run_id: 'emoji-run' }));
+    for (const json of appendedJson) log.appendDelta('emoji', 'emoji-run', 'content', json, noError);
+    await log.drain();
+    assert.deepEqual((await log.listAfter('emoji', 0, 10)).map((event) => event.json), appendedJson);
+    const rows = await store.handle.db.selectFrom('events').select('data').where('session_id', '=', 'emoji').execute();
+    assert.equal(rows.length, 1);
+    assert.ok(rows[0]!.data.startsWith('%') && rows[0]!.data.isWellFormed(), 'one pack, every surrogate paired');
   });
 });

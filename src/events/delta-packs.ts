@@ -12,14 +12,17 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  *   back for packs that started before its cursor (see userPage);
  * - `type` is the deltas' own type, so compaction by type takes packs whole;
  * - `created_at` is the pack's last event's time;
- * - `data` is PACK_MARK, then one line per event: `<id> <ms> <json>`, `ms` the milliseconds from
- *   the event's time back to the row's `created_at`. In a pack of a run, every event's JSON ends
- *   with `,"run_id":"<the row's run_id>"}` (the recorder puts it last), and the line leaves that
- *   out: the reader adds it back. That and the time halve what a token costs to store. A single
- *   event's data is its JSON object ('{'), and JSON.stringify never emits a raw newline, so the
- *   lines split cleanly without parsing any JSON.
+ * - `data` is PACK_MARK, then the text every event's JSON starts with (the head), HEAD_END, the
+ *   text every one ends with (the tail), and one line per event: `<id> <ms> <middle>`, `id` the
+ *   event's id less the row's, `ms` the milliseconds from the event's time back to the row's
+ *   `created_at`, and `middle` the JSON between head and tail. The reader puts head and tail back.
+ *   A run's deltas share `{"text":"` and `","iteration":1,"run_id":"…"}`, so a line is the token
+ *   and a few digits: a third of the whole JSON for word-sized tokens. A single event's data is
+ *   its JSON object ('{'), and JSON.stringify never emits a raw newline or control character, so
+ *   the lines split cleanly without parsing any JSON, and HEAD_END cannot occur in a head.
  *
- * Rows marked OLD_PACK_MARK (lines `<id> <created_at> <json>`, whole) are read as before.
+ * Rows of earlier formats are still read: SUFFIX_PACK_MARK (lines `<id> <ms> <json>`, each JSON
+ * less its `,"run_id":"<the row's run_id>"}`) and OLD_PACK_MARK (lines `<id> <created_at> <json>`).
  *
  * A run's answer is announced twice, by its last `message_completed` and by `done` (both carry it
  * whole, and the two are appended together): written in one batch, they share a row marked
@@ -31,13 +34,15 @@ import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } f
  */
 export const MAX_EVENTS_PER_PACK = 64;
 export const MAX_PACK_ID_SPAN = 2048;
-const PACK_MARK = '$';
+const PACK_MARK = '%';
+const HEAD_END = '\x01';
+const SUFFIX_PACK_MARK = '$';
 const OLD_PACK_MARK = '#';
 const ANSWER_MARK = '&';
 /** Stands for the answer in a `done` line: JSON.stringify never emits a raw control character. */
 const ANSWER_PLACE = '\x01';
 /** The first characters of every row that holds several events: the stores' SQL finds those rows by them. */
-export const MULTI_EVENT_MARKS_SQL = `('${OLD_PACK_MARK}', '${PACK_MARK}', '${ANSWER_MARK}')`;
+export const MULTI_EVENT_MARKS_SQL = `('${OLD_PACK_MARK}', '${SUFFIX_PACK_MARK}', '${PACK_MARK}', '${ANSWER_MARK}')`;
 /** An answer shorter than this is stored twice: sharing it would save less than it costs to read. */
 const MIN_SHARED_ANSWER = 256;
 const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
@@ -66,7 +71,7 @@ const single = (event: StoredEvent): LogRow => ({
   eventIds: [event.id],
 });
 
-/** What a run's event JSON ends with and its pack lines leave out; nothing for events of no run. */
+/** What a run's event JSON ends with and its answer row's lines leave out; nothing for events of no run. */
 const runIdSuffix = (runId: string | null): string => (runId === null ? '' : `,"run_id":${JSON.stringify(runId)}}`);
 
 /** The event's time in ms when it can be written as an offset and read back as the same text, else NaN. */
@@ -75,22 +80,69 @@ function canonicalTime(createdAt: string): number {
   return Number.isFinite(ms) && new Date(ms).toISOString() === createdAt ? ms : Number.NaN;
 }
 
-function packed(events: StoredEvent[], times: number[], suffix: string): LogRow {
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** How many leading characters `a` and `b` share, never ending between the halves of a surrogate pair. */
+function sharedHead(a: string, b: string): number {
+  const most = Math.min(a.length, b.length);
+  let length = 0;
+  while (length < most && a.charCodeAt(length) === b.charCodeAt(length)) length++;
+  return length > 0 && isHighSurrogate(a.charCodeAt(length - 1)) ? length - 1 : length;
+}
+
+/** How many trailing characters `a` and `b` share, never starting between the halves of a surrogate pair. */
+function sharedTail(a: string, b: string): number {
+  const most = Math.min(a.length, b.length);
+  let length = 0;
+  while (length < most && a.charCodeAt(a.length - 1 - length) === b.charCodeAt(b.length - 1 - length)) length++;
+  return length > 0 && isLowSurrogate(a.charCodeAt(a.length - length)) ? length - 1 : length;
+}
+
+interface OpenPack {
+  events: StoredEvent[];
+  times: number[];
+  /** What every event's JSON so far starts with, and ends with. */
+  head: string;
+  tail: string;
+  /** The length of the shortest JSON so far: head and tail must not overlap in it. */
+  shortest: number;
+}
+
+const openPack = (event: StoredEvent, time: number): OpenPack => ({ events: [event], times: [time], head: event.json, tail: event.json, shortest: event.json.length });
+
+function addToPack(pack: OpenPack, event: StoredEvent, time: number): void {
+  const { json } = event;
+  pack.events.push(event);
+  pack.times.push(time);
+  // Native checks per token; the character loops run only while head and tail are still shrinking.
+  if (!json.startsWith(pack.head)) pack.head = pack.head.slice(0, sharedHead(pack.head, json));
+  if (!json.endsWith(pack.tail)) pack.tail = pack.tail.slice(pack.tail.length - sharedTail(pack.tail, json));
+  if (json.length < pack.shortest) pack.shortest = json.length;
+}
+
+function packed(pack: OpenPack): LogRow {
+  const { events, times } = pack;
   if (events.length === 1) return single(events[0]!);
   const first = events[0]!;
   const last = events.at(-1)!;
   const lastTime = times.at(-1)!;
+  const head = pack.head;
+  let tail = pack.tail;
+  if (head.length + tail.length > pack.shortest) {
+    let start = head.length + tail.length - pack.shortest;
+    if (isLowSurrogate(tail.charCodeAt(start))) start++;
+    tail = tail.slice(start);
+  }
   // One flat string from parts: `+=` would build a rope that the writer flattens again.
-  const lines = new Array<string>(events.length);
+  const lines = new Array<string>(events.length + 1);
   const eventIds = new Array<number>(events.length);
+  lines[0] = PACK_MARK + head + HEAD_END + tail;
   for (let index = 0; index < events.length; index++) {
     const event = events[index]!;
-    const json = suffix ? event.json.slice(0, event.json.length - suffix.length) : event.json;
-    lines[index] = `${event.id} ${lastTime - times[index]!} ${json}`;
+    lines[index + 1] = `${event.id - first.id} ${lastTime - times[index]!} ${event.json.slice(head.length, event.json.length - tail.length)}`;
     eventIds[index] = event.id;
   }
-  // The mark joins the first line, not the joined text: `PACK_MARK + text` would be a rope again.
-  lines[0] = PACK_MARK + lines[0]!;
   return { id: first.id, sessionId: first.sessionId, seq: last.seq, runId: first.runId, type: first.type, data: lines.join('\n'), createdAt: last.createdAt, eventIds };
 }
 
@@ -115,16 +167,9 @@ function answerRow(completed: StoredEvent, done: StoredEvent): LogRow | null {
   return { id: completed.id, sessionId: done.sessionId, seq: done.seq, runId: done.runId, type: done.type, data: `${first}\n${second}`, createdAt: done.createdAt, eventIds: [completed.id, done.id] };
 }
 
-interface OpenPack {
-  events: StoredEvent[];
-  times: number[];
-  suffix: string;
-}
-
 /**
  * The rows for a batch of events in cursor order: each session's consecutive deltas packed, rows
- * in id order. Called once per batch, so its loops are indexed (see unwritten-batches.ts); a
- * run's suffix is made once per pack, since a busy batch alternates between runs at every event.
+ * in id order. Called once per batch, so its loops are indexed (see unwritten-batches.ts).
  */
 export function packRows(events: StoredEvent[]): LogRow[] {
   const rows: LogRow[] = [];
@@ -137,7 +182,7 @@ export function packRows(events: StoredEvent[]): LogRow[] {
     const event = events[index]!;
     const pack = open.get(event.sessionId);
     if (!PACKABLE.has(event.type)) {
-      if (pack) rows.push(packed(pack.events, pack.times, pack.suffix));
+      if (pack) rows.push(packed(pack));
       open.delete(event.sessionId);
       const answered = event.type === 'done' ? completed.get(event.sessionId) : undefined;
       const pair = answered && answerRow(answered.event, event);
@@ -156,21 +201,18 @@ export function packRows(events: StoredEvent[]): LogRow[] {
         event.runId === first.runId &&
         event.seq === previous.seq + 1 &&
         event.id - first.id < MAX_PACK_ID_SPAN &&
-        pack.events.length < MAX_EVENTS_PER_PACK &&
-        event.json.endsWith(pack.suffix);
+        pack.events.length < MAX_EVENTS_PER_PACK;
       if (fits) {
-        pack.events.push(event);
-        pack.times.push(time);
+        addToPack(pack, event, time);
         continue;
       }
-      rows.push(packed(pack.events, pack.times, pack.suffix));
+      rows.push(packed(pack));
       open.delete(event.sessionId);
     }
-    const suffix = runIdSuffix(event.runId);
-    if (Number.isFinite(time) && event.json.endsWith(suffix)) open.set(event.sessionId, { events: [event], times: [time], suffix });
+    if (Number.isFinite(time)) open.set(event.sessionId, openPack(event, time));
     else rows.push(single(event));
   }
-  for (const pack of open.values()) rows.push(packed(pack.events, pack.times, pack.suffix));
+  for (const pack of open.values()) rows.push(packed(pack));
   return rows.sort((a, b) => a.id - b.id);
 }
 
@@ -181,14 +223,15 @@ export type StoredRow = readonly [id: number, sessionId: string, seq: number, ru
 function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow, out: StoredEvent[]): void {
   const mark = data[0];
   if (mark === ANSWER_MARK) return expandAnswerRow(id, sessionId, seq, runId, data, createdAt, out);
-  if (mark !== PACK_MARK && mark !== OLD_PACK_MARK) {
+  if (mark === PACK_MARK) return expandPack(id, sessionId, seq, runId, type as LogEventType, data, createdAt, out);
+  if (mark !== SUFFIX_PACK_MARK && mark !== OLD_PACK_MARK) {
     out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
     return;
   }
   const lines = data.slice(1).split('\n');
   let eventSeq = seq - lines.length + 1;
-  const suffix = mark === PACK_MARK ? runIdSuffix(runId) : '';
-  const rowTime = mark === PACK_MARK ? Date.parse(createdAt) : 0;
+  const suffix = mark === SUFFIX_PACK_MARK ? runIdSuffix(runId) : '';
+  const rowTime = mark === SUFFIX_PACK_MARK ? Date.parse(createdAt) : 0;
   let offset = '0';
   let eventTime = createdAt;
   for (const line of lines) {
@@ -199,6 +242,26 @@ function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow
     else if (time !== offset) eventTime = new Date(rowTime - Number((offset = time))).toISOString();
     const json = line.slice(timeEnd + 1);
     out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, suffix ? json + suffix : json, eventTime));
+  }
+}
+
+/** The events of a PACK_MARK row. */
+function expandPack(id: number, sessionId: string, seq: number, runId: string | null, type: LogEventType, data: string, createdAt: string, out: StoredEvent[]): void {
+  const headerEnd = data.indexOf('\n');
+  const headEnd = data.indexOf(HEAD_END);
+  const head = data.slice(1, headEnd);
+  const tail = data.slice(headEnd + 1, headerEnd);
+  const lines = data.slice(headerEnd + 1).split('\n');
+  const rowTime = Date.parse(createdAt);
+  let eventSeq = seq - lines.length + 1;
+  let offset = '0';
+  let eventTime = createdAt;
+  for (const line of lines) {
+    const idEnd = line.indexOf(' ');
+    const timeEnd = line.indexOf(' ', idEnd + 1);
+    const time = line.slice(idEnd + 1, timeEnd);
+    if (time !== offset) eventTime = new Date(rowTime - Number((offset = time))).toISOString();
+    out.push(new LoggedEvent(id + Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type, head + line.slice(timeEnd + 1) + tail, eventTime));
   }
 }
 
