@@ -132,6 +132,21 @@ describe('Service API', () => {
     assert.equal((await server.api('GET', '/api/status')).body.data.state, 'Idle');
   });
 
+  test('tasks submitted while the running one ends are never left queued: each runs, in order', async () => {
+    // The race: a submission sees the task running and queues; the task's end, committed meanwhile, saw nothing queued.
+    for (let round = 0; round < 10; round++) {
+      for (let index = 0; index < 8; index++) fake.enqueue({ text: `answer ${round}.${index}` });
+      const tasks = await Promise.all(Array.from({ length: 8 }, (_, index) => server.api('POST', '/api/execute', { body: { prompt: `task ${round}.${index}` } })));
+      const ids = tasks.map((task) => task.body.data.task_id as string);
+      await waitUntil(async () => {
+        const states = await Promise.all(ids.map(async (id) => (await server.api('GET', `/api/tasks/${id}`)).body.data.status));
+        return states.every((state) => state === 'completed');
+      }, 10_000);
+      const finished = await Promise.all(ids.map(async (id) => (await server.api('GET', `/api/tasks/${id}`)).body.data));
+      assert.deepEqual(new Set(finished.map((task) => task.answer)).size, 8, 'each task its own answer');
+    }
+  });
+
   test('bad Service API input gets the envelope', async () => {
     const missing = await server.api('POST', '/api/execute', { body: {} });
     assert.equal(missing.status, 400);

@@ -99,7 +99,7 @@ export class RunManager implements RunControl, RunWaker {
   async startOrQueue(userId: string, session: SessionRow, prompt: string): Promise<{ run: RunRow; status: 'started' | 'queued' }> {
     await this.startTurns.next();
     this.refuseWhileShuttingDown();
-    return this.sessionLocks.run(session.id, async () => {
+    const outcome = await this.sessionLocks.run(session.id, async () => {
       const busy = await this.deps.store.runs.hasLiveOrQueued(session.id);
       const run = this.newRun(userId, session.id, 'execute', prompt, busy ? 'queued' : 'running');
       await this.deps.store.runs.create(run);
@@ -107,6 +107,11 @@ export class RunManager implements RunControl, RunWaker {
       await this.begin(run, { session });
       return { run, status: 'started' as const };
     });
+    // The run it queued behind may have ended between the busy check and the insert, its end
+    // seeing nothing queued: then nobody else starts this one. startNext starts it only if no run
+    // of the session is live, and only once (the queued → running transition decides).
+    if (outcome.status === 'queued') this.startNextInBackground(session.id);
+    return outcome;
   }
 
   /** RunControl: cancels queued runs and the live run of a session. */
@@ -250,7 +255,7 @@ export class RunManager implements RunControl, RunWaker {
       .then((queuedMayWait) => {
         clearTimeout(timeout);
         this.active.delete(run.id);
-        if (queuedMayWait && !this.shuttingDown) void this.startNext(run.session_id).catch((error) => this.deps.logger.error({ err: error }, 'could not start the next queued run'));
+        if (queuedMayWait) this.startNextInBackground(run.session_id);
       });
     this.active.set(run.id, { sessionId: run.session_id, controller, finished });
   }
@@ -266,6 +271,11 @@ export class RunManager implements RunControl, RunWaker {
       else await recordFailure(this.deps, run, error, startedAt);
       return true;
     }
+  }
+
+  private startNextInBackground(sessionId: string): void {
+    if (this.shuttingDown) return;
+    void this.startNext(sessionId).catch((error) => this.deps.logger.error({ err: error }, 'could not start the next queued run'));
   }
 
   private async startNext(sessionId: string): Promise<void> {
