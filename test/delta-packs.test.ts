@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { LocalEventBus } from '../src/events/bus.js';
-import { MAX_EVENTS_PER_PACK } from '../src/events/delta-packs.js';
+import { MAX_EVENTS_PER_PACK } from '../src/events/delta-pack-format.js';
 import { EventLog } from '../src/events/log.js';
 import type { StoredEvent } from '../src/events/types.js';
 import { Store } from '../src/store/store.js';

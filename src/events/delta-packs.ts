@@ -1,48 +1,8 @@
-import { COMPACTABLE_TYPES, type LogEventType, LoggedEvent, type StoredEvent } from './types.js';
+import { ANSWER_MARK, ANSWER_PLACE, HEAD_END, MAX_EVENTS_PER_PACK, MAX_PACK_ID_SPAN, PACK_MARK, runIdSuffix } from './delta-pack-format.js';
+import { COMPACTABLE_TYPES, type StoredEvent } from './types.js';
 
-/**
- * Token deltas of one session written in one batch share a row (a "pack"): one index entry and
- * one row per session per batch instead of one per token, which is most of what a busy log
- * writes. A pack holds consecutive deltas of one run and one type, so its cursors are contiguous:
- *
- * - `seq` is the pack's LAST cursor: a session read `seq > after` finds the pack that holds
- *   `after + 1` even when the pack started before it;
- * - `id` is the pack's FIRST global id: its other ids interleave with other sessions' rows, all
- *   within MAX_PACK_ID_SPAN of it, so a read of the global order `id > after` also looks that far
- *   back for packs that started before its cursor (see userPage);
- * - `type` is the deltas' own type, so compaction by type takes packs whole;
- * - `created_at` is the pack's last event's time;
- * - `data` is PACK_MARK, then the text every event's JSON starts with (the head), HEAD_END, the
- *   text every one ends with (the tail), and one line per event: `<id> <ms> <middle>`, `id` the
- *   event's id less the row's, `ms` the milliseconds from the event's time back to the row's
- *   `created_at`, and `middle` the JSON between head and tail. The reader puts head and tail back.
- *   A run's deltas share `{"text":"` and `","iteration":1,"run_id":"…"}`, so a line is the token
- *   and a few digits: a third of the whole JSON for word-sized tokens. A single event's data is
- *   its JSON object ('{'), and JSON.stringify never emits a raw newline or control character, so
- *   the lines split cleanly without parsing any JSON, and HEAD_END cannot occur in a head.
- *
- * Rows of earlier formats are still read: SUFFIX_PACK_MARK (lines `<id> <ms> <json>`, each JSON
- * less its `,"run_id":"<the row's run_id>"}`) and OLD_PACK_MARK (lines `<id> <created_at> <json>`).
- *
- * A run's answer is announced twice, by its last `message_completed` and by `done` (both carry it
- * whole, and the two are appended together): written in one batch, they share a row marked
- * ANSWER_MARK that holds the answer once. Its first line is the `message_completed` line as in a
- * pack; its second, `<id> <from> <length> <json>`, is the `done` line with the answer's JSON
- * string replaced by ANSWER_PLACE, to be read back from the first line's JSON at [from, from +
- * length). The row's type is `done` (never compacted), its `seq` the done's and its `id` the
- * message_completed's, as in a pack.
- */
-export const MAX_EVENTS_PER_PACK = 64;
-export const MAX_PACK_ID_SPAN = 2048;
-const PACK_MARK = '%';
-const HEAD_END = '\x01';
-const SUFFIX_PACK_MARK = '$';
-const OLD_PACK_MARK = '#';
-const ANSWER_MARK = '&';
-/** Stands for the answer in a `done` line: JSON.stringify never emits a raw control character. */
-const ANSWER_PLACE = '\x01';
-/** The first characters of every row that holds several events: the stores' SQL finds those rows by them. */
-export const MULTI_EVENT_MARKS_SQL = `('${OLD_PACK_MARK}', '${SUFFIX_PACK_MARK}', '${PACK_MARK}', '${ANSWER_MARK}')`;
+/** Writing the rows of a batch: token deltas in packs, a run's answer once (the formats: delta-pack-format.ts). */
+
 /** An answer shorter than this is stored twice: sharing it would save less than it costs to read. */
 const MIN_SHARED_ANSWER = 256;
 const PACKABLE = new Set<string>(COMPACTABLE_TYPES);
@@ -70,9 +30,6 @@ const single = (event: StoredEvent): LogRow => ({
   createdAt: event.createdAt,
   eventIds: [event.id],
 });
-
-/** What a run's event JSON ends with and its answer row's lines leave out; nothing for events of no run. */
-const runIdSuffix = (runId: string | null): string => (runId === null ? '' : `,"run_id":${JSON.stringify(runId)}}`);
 
 /** The event's time in ms when it can be written as an offset and read back as the same text, else NaN. */
 function canonicalTime(createdAt: string): number {
@@ -216,128 +173,3 @@ export function packRows(events: StoredEvent[]): LogRow[] {
   return rows.sort((a, b) => a.id - b.id);
 }
 
-/** A row as the stores read it back, in column order. */
-export type StoredRow = readonly [id: number, sessionId: string, seq: number, runId: string | null, type: string, data: string, createdAt: string];
-
-/** Appends the events a stored row holds to `out`, in cursor order. */
-function expandRow([id, sessionId, seq, runId, type, data, createdAt]: StoredRow, out: StoredEvent[]): void {
-  const mark = data[0];
-  if (mark === ANSWER_MARK) return expandAnswerRow(id, sessionId, seq, runId, data, createdAt, out);
-  if (mark === PACK_MARK) return expandPack(id, sessionId, seq, runId, type as LogEventType, data, createdAt, out);
-  if (mark !== SUFFIX_PACK_MARK && mark !== OLD_PACK_MARK) {
-    out.push(new LoggedEvent(id, sessionId, seq, runId, type as LogEventType, data, createdAt));
-    return;
-  }
-  const lines = data.slice(1).split('\n');
-  let eventSeq = seq - lines.length + 1;
-  const suffix = mark === SUFFIX_PACK_MARK ? runIdSuffix(runId) : '';
-  const rowTime = mark === SUFFIX_PACK_MARK ? Date.parse(createdAt) : 0;
-  let offset = '0';
-  let eventTime = createdAt;
-  for (const line of lines) {
-    const idEnd = line.indexOf(' ');
-    const timeEnd = line.indexOf(' ', idEnd + 1);
-    const time = line.slice(idEnd + 1, timeEnd);
-    if (mark === OLD_PACK_MARK) eventTime = time;
-    else if (time !== offset) eventTime = new Date(rowTime - Number((offset = time))).toISOString();
-    const json = line.slice(timeEnd + 1);
-    out.push(new LoggedEvent(Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type as LogEventType, suffix ? json + suffix : json, eventTime));
-  }
-}
-
-/** The events of a PACK_MARK row. */
-function expandPack(id: number, sessionId: string, seq: number, runId: string | null, type: LogEventType, data: string, createdAt: string, out: StoredEvent[]): void {
-  const headerEnd = data.indexOf('\n');
-  const headEnd = data.indexOf(HEAD_END);
-  const head = data.slice(1, headEnd);
-  const tail = data.slice(headEnd + 1, headerEnd);
-  const lines = data.slice(headerEnd + 1).split('\n');
-  const rowTime = Date.parse(createdAt);
-  let eventSeq = seq - lines.length + 1;
-  let offset = '0';
-  let eventTime = createdAt;
-  for (const line of lines) {
-    const idEnd = line.indexOf(' ');
-    const timeEnd = line.indexOf(' ', idEnd + 1);
-    const time = line.slice(idEnd + 1, timeEnd);
-    if (time !== offset) eventTime = new Date(rowTime - Number((offset = time))).toISOString();
-    out.push(new LoggedEvent(id + Number(line.slice(0, idEnd)), sessionId, eventSeq++, runId, type, head + line.slice(timeEnd + 1) + tail, eventTime));
-  }
-}
-
-/** The first `count` space-separated fields of `line`, then the rest of it (a JSON text, which may hold spaces). */
-function headFields(line: string, count: number): string[] {
-  const fields: string[] = [];
-  let start = 0;
-  for (let field = 0; field < count; field++) {
-    const end = line.indexOf(' ', start);
-    fields.push(line.slice(start, end));
-    start = end + 1;
-  }
-  fields.push(line.slice(start));
-  return fields;
-}
-
-/** The `message_completed` and `done` of an ANSWER_MARK row. */
-function expandAnswerRow(id: number, sessionId: string, seq: number, runId: string | null, data: string, createdAt: string, out: StoredEvent[]): void {
-  const suffix = runIdSuffix(runId);
-  const lineEnd = data.indexOf('\n');
-  const [, offset, completedJson] = headFields(data.slice(1, lineEnd), 2) as [string, string, string];
-  const completedAt = new Date(Date.parse(createdAt) - Number(offset)).toISOString();
-  out.push(new LoggedEvent(id, sessionId, seq - 1, runId, 'message_completed', completedJson + suffix, completedAt));
-  const [doneId, from, length, doneJson] = headFields(data.slice(lineEnd + 1), 3) as [string, string, string, string];
-  const place = doneJson.indexOf(ANSWER_PLACE);
-  const answer = completedJson.slice(Number(from), Number(from) + Number(length));
-  out.push(new LoggedEvent(Number(doneId), sessionId, seq, runId, 'done', doneJson.slice(0, place) + answer + doneJson.slice(place + 1) + suffix, createdAt));
-}
-
-/** One query's worth of events, and whether the log has nothing after them. */
-export interface EventPage {
-  events: StoredEvent[];
-  exhausted: boolean;
-}
-
-/**
- * Rows to query at a time for a page of `limit` events: a pack holds up to MAX_EVENTS_PER_PACK,
- * so a page of packs stays a few thousand events; a page of single events takes a few queries.
- */
-export const rowsPerQuery = (limit: number): number => Math.max(1, Math.ceil(limit / 4));
-
-/**
- * Reads pages until at least `limit` events (or the end of the log): fewer than `limit` events
- * means nothing more is stored after them, as the replay loop expects.
- */
-export async function collectEvents(after: number, limit: number, cursorOf: (event: StoredEvent) => number, readPage: (after: number) => Promise<EventPage>): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for (;;) {
-    const { events, exhausted } = await readPage(after);
-    for (const event of events) out.push(event);
-    if (exhausted || events.length === 0 || out.length >= limit) return out;
-    after = cursorOf(events.at(-1)!);
-  }
-}
-
-/** The session's events after `afterSeq` from rows `seq > afterSeq` in seq order (at most `rowLimit` of them). */
-export function sessionPage(rows: StoredRow[], afterSeq: number, rowLimit: number): EventPage {
-  const expanded: StoredEvent[] = [];
-  for (const row of rows) expandRow(row, expanded);
-  return { events: afterSeq > 0 ? expanded.filter((event) => event.seq > afterSeq) : expanded, exhausted: rows.length < rowLimit };
-}
-
-/**
- * The user's events after global id `afterId`, in id order, from `rows` (`id > afterId` in id
- * order, at most `rowLimit`) and `packsBefore` (packs with `afterId - MAX_PACK_ID_SPAN < id <= afterId`,
- * which may hold later ids). When the page is full, rows not read yet start above the last row's
- * first id, so every event up to that id is here: the page stops there, and the rest of the packs
- * read comes again with the next page.
- */
-export function userPage(rows: StoredRow[], packsBefore: StoredRow[], afterId: number, rowLimit: number): EventPage {
-  const expanded: StoredEvent[] = [];
-  for (const row of packsBefore) expandRow(row, expanded);
-  for (const row of rows) expandRow(row, expanded);
-  const exhausted = rows.length < rowLimit;
-  const bound = exhausted ? Number.POSITIVE_INFINITY : rows.at(-1)![0];
-  const events = expanded.filter((event) => event.id > afterId && event.id <= bound);
-  events.sort((a, b) => a.id - b.id);
-  return { events, exhausted };
-}

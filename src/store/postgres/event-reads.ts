@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { collectEvents, MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
+import { MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL } from '../../events/delta-pack-format.js';
+import { collectEvents, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-pack-reads.js';
 import type { StoredEvent } from '../../events/types.js';
 
 const COLUMNS = 'id, session_id, seq, run_id, type, data, created_at';

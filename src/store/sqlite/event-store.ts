@@ -1,5 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { collectEvents, type LogRow, MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL, packRows, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-packs.js';
+import { MAX_PACK_ID_SPAN, MULTI_EVENT_MARKS_SQL } from '../../events/delta-pack-format.js';
+import { collectEvents, rowsPerQuery, sessionPage, type StoredRow, userPage } from '../../events/delta-pack-reads.js';
+import { type LogRow, packRows } from '../../events/delta-packs.js';
 import { type EventCursors, type LocalEventStore, MAX_UNWRITTEN_EVENTS, type WriteResult } from '../../events/event-store.js';
 import type { StoredEvent } from '../../events/types.js';
 
