@@ -24,8 +24,8 @@
  *
  * A run's answer is announced twice, by its last `message_completed` and by `done` (both carry it
  * whole, and the two are appended together): written in one batch, they share a row marked
- * ANSWER_MARK that holds the answer once. Its first line is the `message_completed` line as in a
- * pack; its second, `<id> <from> <length> <json>`, is the `done` line with the answer's JSON
+ * ANSWER_MARK that holds the answer once. Its first line is `<id> <ms> <json>`, the whole
+ * `message_completed`; its second, `<id> <from> <length> <json>`, is the `done` with the answer's JSON
  * string replaced by ANSWER_PLACE, to be read back from the first line's JSON at [from, from +
  * length). The row's type is `done` (never compacted), its `seq` the done's and its `id` the
  * message_completed's, as in a pack.
@@ -43,5 +43,5 @@ export const ANSWER_PLACE = '\x01';
 /** The first characters of every row that holds several events: the stores' SQL finds those rows by them. */
 export const MULTI_EVENT_MARKS_SQL = `('${OLD_PACK_MARK}', '${SUFFIX_PACK_MARK}', '${PACK_MARK}', '${ANSWER_MARK}')`;
 
-/** What a run's event JSON ends with, left out of the lines of answer rows and `$` packs; nothing for events of no run. */
+/** What a run's event JSON ends with, left out of the lines of `$` packs; nothing for events of no run. */
 export const runIdSuffix = (runId: string | null): string => (runId === null ? '' : `,"run_id":${JSON.stringify(runId)}}`);

@@ -62,15 +62,14 @@ function headFields(line: string, count: number): string[] {
 
 /** The `message_completed` and `done` of an ANSWER_MARK row. */
 function expandAnswerRow([id, sessionId, seq, runId, , data, createdAt]: StoredRow, out: StoredEvent[]): void {
-  const suffix = runIdSuffix(runId);
   const lineEnd = data.indexOf('\n');
   const [, offset, completedJson] = headFields(data.slice(1, lineEnd), 2) as [string, string, string];
   const completedAt = new Date(Date.parse(createdAt) - Number(offset)).toISOString();
-  out.push(new LoggedEvent(id, sessionId, seq - 1, runId, 'message_completed', completedJson + suffix, completedAt));
+  out.push(new LoggedEvent(id, sessionId, seq - 1, runId, 'message_completed', completedJson, completedAt));
   const [doneId, from, length, doneJson] = headFields(data.slice(lineEnd + 1), 3) as [string, string, string, string];
   const place = doneJson.indexOf(ANSWER_PLACE);
   const answer = completedJson.slice(Number(from), Number(from) + Number(length));
-  out.push(new LoggedEvent(Number(doneId), sessionId, seq, runId, 'done', doneJson.slice(0, place) + answer + doneJson.slice(place + 1) + suffix, createdAt));
+  out.push(new LoggedEvent(Number(doneId), sessionId, seq, runId, 'done', doneJson.slice(0, place) + answer + doneJson.slice(place + 1), createdAt));
 }
 
 /** One query's worth of events, and whether the log has nothing after them. */

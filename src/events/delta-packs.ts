@@ -1,4 +1,4 @@
-import { ANSWER_MARK, ANSWER_PLACE, HEAD_END, MAX_EVENTS_PER_PACK, MAX_PACK_ID_SPAN, PACK_MARK, runIdSuffix } from './delta-pack-format.js';
+import { ANSWER_MARK, ANSWER_PLACE, HEAD_END, MAX_EVENTS_PER_PACK, MAX_PACK_ID_SPAN, PACK_MARK } from './delta-pack-format.js';
 import { COMPACTABLE_TYPES, type StoredEvent } from './types.js';
 
 /** Writing the rows of a batch: token deltas in packs, a run's answer once (the formats: delta-pack-format.ts). */
@@ -85,12 +85,9 @@ function packed(pack: OpenPack): LogRow {
   const last = events.at(-1)!;
   const lastTime = times.at(-1)!;
   const head = pack.head;
-  let tail = pack.tail;
-  if (head.length + tail.length > pack.shortest) {
-    let start = head.length + tail.length - pack.shortest;
-    if (isLowSurrogate(tail.charCodeAt(start))) start++;
-    tail = tail.slice(start);
-  }
+  // Where the two overlap in the shortest JSON, the tail gives way. It is cut where the head ends
+  // in that JSON, which is never inside a surrogate pair.
+  const tail = pack.tail.slice(Math.max(0, head.length + pack.tail.length - pack.shortest));
   // One flat string from parts: `+=` would build a rope that the writer flattens again.
   const lines = new Array<string>(events.length + 1);
   const eventIds = new Array<number>(events.length);
@@ -111,16 +108,15 @@ function answerRow(completed: StoredEvent, done: StoredEvent): LogRow | null {
   const answer = completed.data.content;
   if (typeof answer !== 'string' || answer.length < MIN_SHARED_ANSWER || done.data.content !== answer) return null;
   if (done.seq !== completed.seq + 1 || done.runId !== completed.runId || done.id - completed.id >= MAX_PACK_ID_SPAN) return null;
-  const suffix = runIdSuffix(done.runId);
   const completedTime = canonicalTime(completed.createdAt);
   const doneTime = canonicalTime(done.createdAt);
-  if (!Number.isFinite(completedTime) || !Number.isFinite(doneTime) || !completed.json.endsWith(suffix) || !done.json.endsWith(suffix)) return null;
+  if (!Number.isFinite(completedTime) || !Number.isFinite(doneTime)) return null;
   const shared = JSON.stringify(answer);
   const from = completed.json.indexOf(shared);
   const at = done.json.indexOf(shared);
   if (from < 0 || at < 0) return null;
-  const first = `${ANSWER_MARK}${completed.id} ${doneTime - completedTime} ${completed.json.slice(0, completed.json.length - suffix.length)}`;
-  const second = `${done.id} ${from} ${shared.length} ${done.json.slice(0, at)}${ANSWER_PLACE}${done.json.slice(at + shared.length, done.json.length - suffix.length)}`;
+  const first = `${ANSWER_MARK}${completed.id} ${doneTime - completedTime} ${completed.json}`;
+  const second = `${done.id} ${from} ${shared.length} ${done.json.slice(0, at)}${ANSWER_PLACE}${done.json.slice(at + shared.length)}`;
   return { id: completed.id, sessionId: done.sessionId, seq: done.seq, runId: done.runId, type: done.type, data: `${first}\n${second}`, createdAt: done.createdAt, eventIds: [completed.id, done.id] };
 }
 
